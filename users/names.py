@@ -1,0 +1,51 @@
+"""The one place that knows what a hub username is and where its home directory lives."""
+
+import hashlib
+import re
+
+HOME_ROOT = "/home"
+
+# Lowercase letters, digits and . _ @ -: e-mail style names from the identity provider fit.
+USERNAME_PATTERN = r"[a-z0-9_][a-z0-9._@-]{0,127}"
+_USERNAME = re.compile(USERNAME_PATTERN)
+
+# Unix account names stop at 32 characters (useradd refuses longer ones).
+_ACCOUNT_NAME_LIMIT = 32
+
+
+def normalise_username(name: str) -> str:
+    """Trim and lowercase a name, as JupyterHub does before it compares usernames."""
+    return name.strip().lower()
+
+
+def username_problem(name: object) -> str | None:
+    """Say what is wrong with a (normalised) hub username, or None when it is fine."""
+    if not isinstance(name, str):
+        return f"is a {type(name).__name__}, not a string"
+    if not name:
+        return "is empty"
+    if re.search(r"\s", name):
+        return "has whitespace"
+    if "/" in name:
+        return "has a '/'"
+    if not _USERNAME.fullmatch(name):
+        return (
+            "is not a valid hub username (use at most 128 of a-z 0-9 . _ @ -, "
+            "not starting with . @ or -)"
+        )
+    return None
+
+
+def home_directory_for(username: str) -> str:
+    """Where a user's files live: '@' and '.' become '_' (jane.doe@uni.nl -> /home/jane_doe_uni_nl)."""
+    return f"{HOME_ROOT}/{username.replace('@', '_').replace('.', '_')}"
+
+
+def account_name_for(username: str) -> str:
+    """The Unix account that runs a user's server: the home directory's name, shortened if too long."""
+    name = home_directory_for(username).rsplit("/", 1)[1]
+    if len(name) <= _ACCOUNT_NAME_LIMIT and not name.isdigit():
+        return name
+    # Long names keep a readable start and a hash of the whole, so two users never share one.
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: _ACCOUNT_NAME_LIMIT - 9]}-{digest}"
