@@ -11,13 +11,15 @@ class UserListError(ValueError):
 
 
 def parse_user_list(source: str, text: str) -> list:
-    """Split an environment variable's value: a JSON array, or names separated by commas or whitespace."""
+    """Split an environment variable's value: a JSON array, or names split by commas or spaces."""
     text = text.strip()
     if text.startswith("["):
         try:
             entries = json.loads(text)
         except json.JSONDecodeError as error:
-            raise UserListError(f"{source}: not a valid JSON array ({error.msg} at character {error.pos})") from None
+            raise UserListError(
+                f"{source}: not a valid JSON array ({error.msg} at character {error.pos})"
+            ) from None
         if not isinstance(entries, list):
             raise UserListError(f"{source}: must be a JSON array of names")
         return entries

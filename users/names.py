@@ -21,7 +21,7 @@ def normalise_username(name: str) -> str:
 def username_problem(name: object) -> str | None:
     """Say what is wrong with a (normalised) hub username, or None when it is fine."""
     if not isinstance(name, str):
-        return f"is a {type(name).__name__}, not a string"
+        return f"is not a string (it is {type(name).__name__})"
     if not name:
         return "is empty"
     if re.search(r"\s", name):
@@ -37,12 +37,12 @@ def username_problem(name: object) -> str | None:
 
 
 def home_directory_for(username: str) -> str:
-    """Where a user's files live: '@' and '.' become '_' (jane.doe@uni.nl -> /home/jane_doe_uni_nl)."""
+    """A user's home directory, '@' and '.' made '_' (jane.doe@uni.nl -> /home/jane_doe_uni_nl)."""
     return f"{HOME_ROOT}/{username.replace('@', '_').replace('.', '_')}"
 
 
 def account_name_for(username: str) -> str:
-    """The Unix account that runs a user's server: the home directory's name, shortened if too long."""
+    """The Unix account that runs a user's server: the home directory's name, shortened if long."""
     name = home_directory_for(username).rsplit("/", 1)[1]
     if len(name) <= _ACCOUNT_NAME_LIMIT and not name.isdigit():
         return name

@@ -1,0 +1,95 @@
+"""serverless-hub: the operator's old manual steps, as one `pulumi up` per stack."""
+
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+import image_tag
+import stack_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+# 0. Read and check every setting first, so bad input stops the run before anything is declared.
+settings = stack_settings.read(pulumi.Config(), pulumi.get_stack())
+
+# 1. aws ecr create-repository: immutable tags, so a tag always names one and the same image.
+repository = aws.ecr.Repository(
+    "hub",
+    name=settings.repository_name,
+    image_tag_mutability="IMMUTABLE",
+    image_scanning_configuration={"scan_on_push": True},
+    encryption_configurations=[{"encryption_type": "AES256"}],
+    force_delete=settings.force_delete,
+)
+
+# Old images expire, so the repository does not grow with every push.
+aws.ecr.LifecyclePolicy(
+    "hub",
+    repository=repository.name,
+    policy=json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Expire untagged images after a day",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    # ECR evaluates a tagStatus "any" rule last, so it needs the highest priority.
+                    "rulePriority": 2,
+                    "description": f"Keep the newest {settings.keep_images} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": settings.keep_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    ),
+)
+
+# 2. aws ecr get-login-password: a short-lived token for this repository's registry.
+token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+
+# 3. docker build, tag, login and push. Context "." is the project root: Pulumi runs from there.
+build = {
+    "context": ".",
+    "dockerfile": image_tag.DOCKERFILE,
+    "platform": settings.platform,
+    "args": {
+        "ADMIN_USERS": ",".join(settings.admin_users),
+        "ALLOWED_USERS": ",".join(settings.allowed_users),
+    },
+}
+# The tag digests the sources and these settings: the image is rebuilt only under a new tag.
+tag = image_tag.tag_for(PROJECT_ROOT, build)
+image = docker.Image(
+    "hub",
+    image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+    build=docker.DockerBuildArgs(**build),
+    registry=docker.RegistryArgs(
+        server=repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
+        username=token.user_name,
+        password=pulumi.Output.secret(token.password),
+    ),
+)
+
+# 4. What the deploy side needs: the ARN for permissions, and the digest to pin the image by.
+pulumi.export("repositoryUrl", repository.repository_url)
+pulumi.export("repositoryArn", repository.arn)
+pulumi.export("registryId", repository.registry_id)
+pulumi.export("imageName", image.image_name)
+pulumi.export("imageDigest", image.repo_digest)
+pulumi.export("adminUsers", settings.admin_users)
+pulumi.export("allowedUsers", settings.allowed_users)

@@ -1,0 +1,66 @@
+"""The stack's settings, read from `pulumi config` and checked before anything is declared.
+
+Defaults live in Pulumi.yaml's `config:` block; the CLI merges them in, so nothing here repeats one.
+Lives outside users/ because users/ is copied into the hub image, which has no Pulumi.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+from users.lists import UserListError, check_home_directories, clean_user_list
+
+# os/arch as docker names it, with an optional variant: linux/amd64, linux/arm64, linux/arm/v7.
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    repository_name: str
+    force_delete: bool
+    keep_images: int
+    platform: str
+    admin_users: list[str]
+    allowed_users: list[str]
+
+
+def read(config: pulumi.Config, stack: str) -> StackSettings:
+    """Read and check every setting; a bad one stops the program with a one-line pulumi.RunError."""
+    keep_images = config.require_int("keepImages")
+    if keep_images < 1:
+        raise pulumi.RunError(
+            f"keepImages: {keep_images} keeps no image; set it to 1 or more, "
+            "e.g. `pulumi config set keepImages 10`"
+        )
+    platform = config.require("platform")
+    if not _PLATFORM.fullmatch(platform):
+        raise pulumi.RunError(
+            f"platform: {platform!r} is not os/arch; use e.g. linux/amd64 (Fargate) or linux/arm64"
+        )
+    admin_users, allowed_users = _user_lists(config, stack)
+    return StackSettings(
+        # An empty name (the default) means one repository per stack.
+        repository_name=config.require("repositoryName") or f"serverless-hub-{stack}",
+        force_delete=config.require_bool("forceDelete"),
+        keep_images=keep_images,
+        platform=platform,
+        admin_users=admin_users,
+        allowed_users=allowed_users,
+    )
+
+
+def _user_lists(config: pulumi.Config, stack: str) -> tuple[list[str], list[str]]:
+    """adminUsers (at least one) and allowedUsers, cleaned and checked as the hub will use them."""
+    try:
+        admin_users = clean_user_list("adminUsers", config.get_object("adminUsers", []))
+        allowed_users = clean_user_list("allowedUsers", config.get_object("allowedUsers", []))
+        check_home_directories({"adminUsers": admin_users, "allowedUsers": allowed_users})
+    except UserListError as error:
+        raise pulumi.RunError(f"{error} (change it in Pulumi.{stack}.yaml)") from None
+    if not admin_users:
+        raise pulumi.RunError(
+            "adminUsers: none set; the hub needs at least one admin, "
+            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`"
+        )
+    return admin_users, allowed_users

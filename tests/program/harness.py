@@ -1,0 +1,294 @@
+"""Run the Pulumi program under mocks, the way `pulumi up` runs it, and record what it declares.
+
+Like the CLI: Pulumi.yaml's config defaults are merged under the stack's config, keys are
+namespaced `serverless-hub:key`, arrays and objects are JSON strings, a declared key with no
+default is required, and the program runs from the project root as `__main__`. Unlike the CLI,
+values are not type-checked against Pulumi.yaml, so the program's own checks can be reached.
+
+Each run gets fresh Pulumi runtime state (its own thread, contextvars context and event loop),
+so one pytest process can run the program many times.
+"""
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import runpy
+import threading
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import struct_pb2
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+REPOSITORY = "aws:ecr/repository:Repository"
+LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+IMAGE = "docker:index/image:Image"
+AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
+
+# The wire protocol's marker for a secret value (the SDK's own constant).
+_SIG = rpc._special_sig_key
+
+
+class MissingConfigError(ValueError):
+    """The CLI would refuse the stack before the program runs: a required key has no value."""
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    type: str
+    name: str
+    # The inputs as the engine receives them, with secrets unwrapped to their plain values.
+    inputs: dict
+    # Dotted paths of the inputs the program marked secret, e.g. "registry.password".
+    secret_inputs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Invoke:
+    token: str
+    args: dict
+
+
+@dataclass(frozen=True)
+class StackOutput:
+    value: Any
+    secret: bool
+
+
+@dataclass
+class Declared:
+    """What one run of the program declared; `error` is what stopped it, if anything did."""
+
+    project_root: Path
+    resources: list[DeclaredResource] = field(default_factory=list)
+    invokes: list[Invoke] = field(default_factory=list)
+    outputs: dict[str, StackOutput] = field(default_factory=dict)
+    error: Exception | None = None
+
+    def resource(self, type_: str) -> DeclaredResource:
+        """The one resource of this type (fails if there is none or more than one)."""
+        found = [r for r in self.resources if r.type == type_]
+        assert len(found) == 1, f"expected one {type_}, declared: {[r.type for r in found]}"
+        return found[0]
+
+    def invoke(self, token: str) -> Invoke:
+        """The one call of this provider function."""
+        found = [i for i in self.invokes if i.token == token]
+        assert len(found) == 1, f"expected one {token}, called: {[i.token for i in self.invokes]}"
+        return found[0]
+
+    def path(self, relative: str) -> Path:
+        """A path the program gave relative to the project root (build context, dockerfile)."""
+        return (self.project_root / relative).resolve()
+
+
+class HubMocks(pulumi.runtime.Mocks):
+    """ECR and docker as the program sees them: a repository URL, a token, a pushed digest.
+
+    `registry_host` is where the repository lives: ECR's host by default, or a local
+    registry such as "127.0.0.1:5000" for an end-to-end push.
+    """
+
+    def __init__(
+        self,
+        registry_id: str = "123456789012",
+        region: str = "eu-west-1",
+        registry_host: str | None = None,
+        token_user_name: str = "AWS",  # noqa: S107 (a mock's login)
+        token_password: str = "mock-ecr-password",  # noqa: S107
+    ):
+        self.registry_id = registry_id
+        self.region = region
+        self.registry_host = registry_host or f"{registry_id}.dkr.ecr.{region}.amazonaws.com"
+        self.token_user_name = token_user_name
+        self.token_password = token_password
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ == REPOSITORY:
+            name = args.inputs["name"]
+            state |= {
+                "arn": f"arn:aws:ecr:{self.region}:{self.registry_id}:repository/{name}",
+                "registryId": self.registry_id,
+                "repositoryUrl": f"{self.registry_host}/{name}",
+            }
+            return name, state
+        if args.typ == IMAGE:
+            image_name = args.inputs["imageName"]
+            digest = hashlib.sha256(image_name.encode()).hexdigest()
+            state["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{digest}"
+            return image_name, state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == AUTHORIZATION_TOKEN:
+            login = f"{self.token_user_name}:{self.token_password}"
+            return {
+                "id": self.region,
+                "registryId": args.args.get("registryId", self.registry_id),
+                "userName": self.token_user_name,
+                "password": self.token_password,
+                "authorizationToken": b64encode(login.encode()).decode(),
+                "proxyEndpoint": f"https://{self.registry_host}",
+                "expiresAt": "2099-01-01T00:00:00Z",
+            }
+        return {}
+
+
+def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict:
+    """The `config:` block of Pulumi.<stack>.yaml, keys as written there."""
+    text = (Path(project_root) / f"Pulumi.{stack}.yaml").read_text()
+    return (yaml.safe_load(text) or {}).get("config") or {}
+
+
+def cli_config(config: dict, stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """The config the CLI hands the program: Pulumi.yaml defaults under `config`, as strings."""
+    project = _project_file(project_root)
+    name = project["name"]
+
+    def namespaced(key: str) -> str:
+        return key if ":" in key else f"{name}:{key}"
+
+    merged = {namespaced(key): value for key, value in config.items()}
+    missing = []
+    for key, declaration in (project.get("config") or {}).items():
+        if namespaced(key) in merged:
+            continue
+        if not isinstance(declaration, dict):
+            merged[namespaced(key)] = declaration
+        elif declaration.get("default") is not None:
+            merged[namespaced(key)] = declaration["default"]
+        elif declaration.get("value") is not None:
+            merged[namespaced(key)] = declaration["value"]
+        else:
+            missing.append(key)
+    if missing:
+        keys = ", ".join(f"'{key}'" for key in sorted(missing))
+        raise MissingConfigError(f"Stack '{stack}' is missing configuration value(s) {keys}")
+    return {key: _config_string(value) for key, value in merged.items()}
+
+
+def _project_file(project_root: Path) -> dict:
+    return yaml.safe_load((Path(project_root) / "Pulumi.yaml").read_text())
+
+
+def run_program(
+    config: dict,
+    stack: str = "test",
+    mocks: pulumi.runtime.Mocks | None = None,
+    project_root: Path = PROJECT_ROOT,
+    check: bool = True,
+) -> Declared:
+    """Run the program once with this stack config (Pulumi.<stack>.yaml's `config:` form).
+
+    Raises what stopped the program unless check=False; then it is in Declared.error.
+    """
+    values = cli_config(config, stack, project_root)
+    declared = Declared(project_root=Path(project_root).resolve())
+    mocks = mocks or HubMocks()
+    project = _project_file(project_root)["name"]
+    # Its own thread, context and event loop: no runtime state leaks into caller or next run.
+    thread = threading.Thread(
+        target=contextvars.Context().run, args=(_run, declared, values, project, stack, mocks)
+    )
+    thread.start()
+    thread.join()
+    if check and declared.error is not None:
+        raise declared.error
+    return declared
+
+
+def _run(
+    declared: Declared, values: dict, project: str, stack: str, mocks: pulumi.runtime.Mocks
+) -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.set_all_config(values, [])
+        monitor = _RecordingMonitor(mocks, declared)
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=monitor
+        )
+        program = str(declared.project_root)
+        try:
+            # run_pulumi_func also waits for every registration the program started.
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+        except Exception as error:  # noqa: BLE001 (handed to the caller in Declared.error)
+            declared.error = error
+            return
+        root = settings.get_root_resource()
+        for name, value in root.outputs.items():
+            output = pulumi.Output.from_input(value)
+            declared.outputs[name] = StackOutput(
+                value=_sync_await(output.future()),
+                secret=_sync_await(output.is_secret()),
+            )
+    finally:
+        loop.close()
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock engine, noting each resource and invoke exactly as the program sent it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, declared: Declared):
+        super().__init__(mocks)
+        self.declared = declared
+
+    def RegisterResource(self, request):  # noqa: N802 (the engine's method name)
+        if request.type != "pulumi:pulumi:Stack":
+            self.declared.resources.append(
+                DeclaredResource(
+                    type=request.type,
+                    name=request.name,
+                    inputs=_plain(rpc.deserialize_properties(request.object)),
+                    secret_inputs=frozenset(_secret_paths(request.object)),
+                )
+            )
+        return super().RegisterResource(request)
+
+    def Invoke(self, request):  # noqa: N802 (the engine's method name)
+        args = _plain(rpc.deserialize_properties(request.args))
+        self.declared.invokes.append(Invoke(token=request.tok, args=args))
+        return super().Invoke(request)
+
+
+def _plain(value: Any) -> Any:
+    """A deserialized value with every secret wrapper replaced by what it wraps."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _secret_paths(value: Any, path: str = "") -> set[str]:
+    """Where in a wire-format value the secret markers are (the SDK's decoding moves them up)."""
+    if isinstance(value, struct_pb2.Struct):
+        if value.fields.get(_SIG) and value[_SIG] == rpc._special_secret_sig:
+            return {path} | _secret_paths(value["value"], path)
+        children = value.items()
+    elif isinstance(value, struct_pb2.ListValue):
+        children = enumerate(value)
+    else:
+        return set()
+    return set().union(*(_secret_paths(v, f"{path}.{k}" if path else str(k)) for k, v in children))
+
+
+def _config_string(value: Any) -> str:
+    """A config value as the CLI passes it: JSON for arrays and objects, text for the rest."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)

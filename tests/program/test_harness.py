@@ -1,0 +1,47 @@
+"""The harness hands the program its config the way the Pulumi CLI does."""
+
+import pytest
+
+from tests.program.harness import (
+    REPOSITORY,
+    MissingConfigError,
+    cli_config,
+    run_program,
+    stack_config,
+)
+
+
+def test_project_defaults_fill_in_what_the_stack_leaves_out():
+    config = cli_config({"keepImages": 3, "aws:region": "eu-west-1"}, stack="test")
+    assert config == {
+        "serverless-hub:repositoryName": "",
+        "serverless-hub:forceDelete": "false",
+        "serverless-hub:keepImages": "3",
+        "serverless-hub:platform": "linux/amd64",
+        "serverless-hub:adminUsers": "[]",
+        "serverless-hub:allowedUsers": "[]",
+        "aws:region": "eu-west-1",
+    }
+
+
+def test_stack_file_keys_are_taken_as_written():
+    config = cli_config(stack_config("dev"), stack="dev")
+    assert config["serverless-hub:forceDelete"] == "true"
+    assert config["serverless-hub:adminUsers"] == '["admin@example.org"]'
+
+
+def test_a_declared_key_without_default_is_required(project_copy):
+    project_file = project_copy / "Pulumi.yaml"
+    project_file.write_text(project_file.read_text().replace('    default: ""\n', "", 1))
+    with pytest.raises(MissingConfigError, match="'test' is missing .*repositoryName"):
+        cli_config({}, stack="test", project_root=project_copy)
+
+
+def test_runs_do_not_leak_into_each_other():
+    first = run_program({"adminUsers": ["a"], "repositoryName": "first"})
+    failed = run_program({}, check=False)
+    second = run_program({"adminUsers": ["a"]})
+    assert first.resource(REPOSITORY).inputs["name"] == "first"
+    assert failed.resources == []
+    assert second.resource(REPOSITORY).inputs["name"] == "serverless-hub-test"
+    assert len(second.resources) == len(first.resources) == 3

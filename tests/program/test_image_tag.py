@@ -1,0 +1,129 @@
+"""The image tag: equal inputs give equal tags, any change to what goes into the image a new one."""
+
+import os
+import stat
+
+import pytest
+
+from image_tag import DOCKERFILE, DOCKERIGNORE, IMAGE_SOURCES, tag_for
+from tests.program.harness import PROJECT_ROOT
+
+BUILD = {
+    "context": ".",
+    "dockerfile": DOCKERFILE,
+    "platform": "linux/amd64",
+    "args": {"ADMIN_USERS": "admin", "ALLOWED_USERS": "jane"},
+}
+
+
+def test_dockerignore_lets_in_exactly_the_image_sources():
+    lines = [
+        line.strip()
+        for line in (PROJECT_ROOT / DOCKERIGNORE).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    assert tuple(line[1:] for line in lines if line.startswith("!")) == IMAGE_SOURCES
+    # What the tag skips is what docker leaves out of the context.
+    assert [line for line in lines[1:] if not line.startswith("!")] == [
+        "**/__pycache__",
+        "**/*.pyc",
+    ]
+
+
+def test_tag_is_short_readable_and_stable():
+    tag = tag_for(PROJECT_ROOT, BUILD)
+    assert len(tag) == 16
+    assert int(tag, 16) >= 0
+    assert tag_for(PROJECT_ROOT, BUILD) == tag
+
+
+def test_tag_does_not_depend_on_where_the_project_is(project_copy):
+    assert tag_for(project_copy, BUILD) == tag_for(PROJECT_ROOT, BUILD)
+
+
+def test_tag_does_not_depend_on_the_order_of_build_args():
+    reordered = BUILD | {"args": {"ALLOWED_USERS": "jane", "ADMIN_USERS": "admin"}}
+    assert tag_for(PROJECT_ROOT, reordered) == tag_for(PROJECT_ROOT, BUILD)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"platform": "linux/arm64"},
+        {"dockerfile": "hub_image/Other.Dockerfile"},
+        {"context": "hub_image"},
+        {"args": {"ADMIN_USERS": "admin", "ALLOWED_USERS": "jane,bob"}},
+        {"args": {"ADMIN_USERS": "admin"}},
+    ],
+)
+def test_tag_changes_with_every_build_setting(change):
+    assert tag_for(PROJECT_ROOT, BUILD | change) != tag_for(PROJECT_ROOT, BUILD)
+
+
+def append(path, text="\n# changed\n"):
+    with path.open("a") as file:
+        file.write(text)
+
+
+def add_file(path, content=""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+
+
+def add_bytecode_cache(folder):
+    add_file(folder / "__pycache__" / "names.cpython-311.pyc", "\0")
+    add_file(folder / "__pycache__" / "README")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda root: append(root / "hub_image" / "Dockerfile"), id="dockerfile"),
+        pytest.param(
+            lambda root: append(root / "hub_image" / "requirements.txt"), id="requirements"
+        ),
+        pytest.param(lambda root: append(root / "users" / "names.py"), id="users-code"),
+        pytest.param(lambda root: (root / "hub_image" / "new.py").write_text(""), id="new-file"),
+        pytest.param(lambda root: (root / "users" / "lists.py").unlink(), id="removed-file"),
+        pytest.param(
+            lambda root: (root / "users" / "lists.py").rename(root / "users" / "lists2.py"),
+            id="renamed-file",
+        ),
+        pytest.param(lambda root: append(root / DOCKERIGNORE, "!docs\n"), id="dockerignore"),
+        pytest.param(
+            lambda root: (root / "users" / "names.py").chmod(
+                (root / "users" / "names.py").stat().st_mode | stat.S_IXUSR
+            ),
+            id="file-mode",
+        ),
+        pytest.param(
+            lambda root: os.symlink("names.py", root / "users" / "alias.py"), id="new-symlink"
+        ),
+    ],
+)
+def test_tag_changes_when_what_goes_into_the_image_changes(project_copy, edit):
+    before = tag_for(project_copy, BUILD)
+    edit(project_copy)
+    assert tag_for(project_copy, BUILD) != before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda root: (root / "README.md").write_text("# new\n"), id="readme"),
+        pytest.param(
+            lambda root: (root / "Pulumi.dev.yaml").write_text("config: {}\n"), id="stack"
+        ),
+        pytest.param(lambda root: append(root / "Pulumi.yaml"), id="project-file"),
+        pytest.param(lambda root: append(root / "__main__.py"), id="program"),
+        pytest.param(lambda root: add_file(root / "tests" / "test_new.py"), id="tests"),
+        # docker leaves out the whole folder, whatever is in it.
+        pytest.param(lambda root: add_bytecode_cache(root / "users"), id="bytecode-cache"),
+        pytest.param(lambda root: (root / "hub_image" / "stray.pyc").write_bytes(b"\0"), id="pyc"),
+    ],
+)
+def test_tag_ignores_what_stays_out_of_the_image(project_copy, edit):
+    before = tag_for(project_copy, BUILD)
+    edit(project_copy)
+    assert tag_for(project_copy, BUILD) == before

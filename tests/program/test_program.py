@@ -1,0 +1,291 @@
+"""What `pulumi up` declares, step by step, checked on what the program sends the engine."""
+
+import json
+
+import pulumi
+import pytest
+import yaml
+
+import image_tag
+from tests.program.harness import (
+    AUTHORIZATION_TOKEN,
+    IMAGE,
+    LIFECYCLE_POLICY,
+    PROJECT_ROOT,
+    REPOSITORY,
+    HubMocks,
+    run_program,
+    stack_config,
+)
+
+USERS = {"adminUsers": ["admin@example.org"], "allowedUsers": ["jane.doe@example.org"]}
+
+
+def tag_of(declared) -> str:
+    return declared.resource(IMAGE).inputs["imageName"].rsplit(":", 1)[1]
+
+
+# 1. Repository
+
+
+def test_repository_is_immutable_scanned_and_encrypted():
+    repository = run_program(USERS).resource(REPOSITORY).inputs
+    assert repository["name"] == "serverless-hub-test"
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    assert repository["forceDelete"] is False
+
+
+def test_repository_name_comes_from_config():
+    declared = run_program(USERS | {"repositoryName": "team-hub"})
+    assert declared.resource(REPOSITORY).inputs["name"] == "team-hub"
+
+
+def test_dev_stack_lets_destroy_delete_the_repository():
+    declared = run_program(stack_config("dev"), stack="dev")
+    assert declared.resource(REPOSITORY).inputs["forceDelete"] is True
+    assert declared.resource(REPOSITORY).inputs["name"] == "serverless-hub-dev"
+
+
+@pytest.mark.parametrize(("config", "kept"), [({}, 10), ({"keepImages": 3}, 3)])
+def test_lifecycle_policy_expires_untagged_and_keeps_the_newest(config, kept):
+    policy = run_program(USERS | config).resource(LIFECYCLE_POLICY).inputs
+    assert policy["repository"] == "serverless-hub-test"
+    rules = sorted(json.loads(policy["policy"])["rules"], key=lambda rule: rule["rulePriority"])
+    untagged, newest = rules
+    assert untagged["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 1,
+    }
+    # ECR requires the tagStatus "any" rule to have the highest priority.
+    assert newest["selection"] == {
+        "tagStatus": "any",
+        "countType": "imageCountMoreThan",
+        "countNumber": kept,
+    }
+    assert untagged["action"] == newest["action"] == {"type": "expire"}
+
+
+# 2. Auth token
+
+
+def test_token_is_asked_for_the_repositorys_registry():
+    declared = run_program(USERS, mocks=HubMocks(registry_id="210987654321"))
+    assert declared.invoke(AUTHORIZATION_TOKEN).args == {"registryId": "210987654321"}
+
+
+def test_registry_login_uses_the_token_and_keeps_the_password_secret():
+    mocks = HubMocks(registry_host="127.0.0.1:5000", token_password="s3cret")  # noqa: S106
+    image = run_program(USERS, mocks=mocks).resource(IMAGE)
+    assert image.inputs["registry"] == {
+        "server": "127.0.0.1:5000",
+        "username": "AWS",
+        "password": "s3cret",
+    }
+    assert image.secret_inputs == {"registry.password"}
+
+
+# 3. Build and push
+
+
+def test_image_is_built_from_the_project_root_for_fargate_by_default():
+    declared = run_program(USERS)
+    build = declared.resource(IMAGE).inputs["build"]
+    assert declared.path(build["context"]) == PROJECT_ROOT
+    assert build["dockerfile"] == "hub_image/Dockerfile"
+    assert declared.path(build["dockerfile"]).is_file()
+    assert build["platform"] == "linux/amd64"
+    assert declared.resource(IMAGE).inputs["skipPush"] is False
+
+
+def test_platform_comes_from_config():
+    declared = run_program(USERS | {"platform": "linux/arm64"})
+    assert declared.resource(IMAGE).inputs["build"]["platform"] == "linux/arm64"
+
+
+def test_image_goes_to_the_repository_under_the_tag_of_its_inputs():
+    declared = run_program(USERS)
+    image = declared.resource(IMAGE).inputs
+    repository_url = declared.outputs["repositoryUrl"].value
+    # The tag digests exactly the build settings docker receives.
+    assert (
+        image["imageName"] == f"{repository_url}:{image_tag.tag_for(PROJECT_ROOT, image['build'])}"
+    )
+
+
+def test_tag_is_the_same_on_every_run():
+    assert tag_of(run_program(USERS)) == tag_of(run_program(USERS))
+
+
+def test_tag_ignores_order_case_spaces_and_duplicates_in_the_lists():
+    messy = {
+        "adminUsers": [" Admin@Example.org", "admin@example.org"],
+        "allowedUsers": ["Jane.Doe@example.org", "bob", "jane.doe@example.org"],
+    }
+    tidy = {"adminUsers": ["admin@example.org"], "allowedUsers": ["bob", "jane.doe@example.org"]}
+    assert tag_of(run_program(messy)) == tag_of(run_program(tidy))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"allowedUsers": ["jane.doe@example.org", "bob"]},
+        {"allowedUsers": []},
+        {"adminUsers": ["root@example.org"]},
+        {"platform": "linux/arm64"},
+    ],
+)
+def test_tag_changes_with_users_and_platform(change):
+    assert tag_of(run_program(USERS | change)) != tag_of(run_program(USERS))
+
+
+def test_tag_changes_when_a_context_file_changes(project_copy):
+    before = tag_of(run_program(USERS, project_root=project_copy))
+    with (project_copy / "hub_image" / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("LABEL changed=yes\n")
+    assert tag_of(run_program(USERS, project_root=project_copy)) != before
+
+
+def test_tag_ignores_stack_files_tests_and_readme(project_copy):
+    before = tag_of(run_program(USERS, project_root=project_copy))
+    (project_copy / "README.md").write_text("# changed\n")
+    (project_copy / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (project_copy / "tests").mkdir()
+    (project_copy / "tests" / "test_new.py").write_text("")
+    assert tag_of(run_program(USERS, project_root=project_copy)) == before
+
+
+# 4. Users
+
+
+def test_users_reach_the_image_as_cleaned_comma_joined_build_args():
+    config = {"adminUsers": ["Zed@example.org", "admin"], "allowedUsers": ["Jane.Doe@uni.nl", "b"]}
+    args = run_program(config).resource(IMAGE).inputs["build"]["args"]
+    assert args == {"ADMIN_USERS": "admin,zed@example.org", "ALLOWED_USERS": "b,jane.doe@uni.nl"}
+
+
+def test_users_are_set_after_every_step_that_installs_software():
+    text = (PROJECT_ROOT / "hub_image" / "Dockerfile").read_text().replace("\\\n", " ")
+    instructions = [
+        line.split(None, 1) for line in text.splitlines() if line.strip() and line[0] != "#"
+    ]
+    first = next(i for i, (_, rest) in enumerate(instructions) if "ADMIN_USERS" in rest)
+    last_steps = instructions[first:]
+    assert {keyword for keyword, _ in last_steps} == {"ARG", "ENV"}
+    env = " ".join(rest for keyword, rest in last_steps if keyword == "ENV")
+    assert "ADMIN_USERS=${ADMIN_USERS}" in env
+    assert "ALLOWED_USERS=${ALLOWED_USERS}" in env
+
+
+# 5. Outputs
+
+
+def test_outputs_are_what_the_deploy_side_needs():
+    declared = run_program(
+        {"adminUsers": ["Admin@example.org"], "allowedUsers": ["b", "a"]},
+        mocks=HubMocks(registry_id="210987654321", region="us-east-1"),
+    )
+    outputs = {name: output.value for name, output in declared.outputs.items()}
+    image = declared.resource(IMAGE).inputs
+    assert outputs == {
+        "repositoryUrl": "210987654321.dkr.ecr.us-east-1.amazonaws.com/serverless-hub-test",
+        "repositoryArn": "arn:aws:ecr:us-east-1:210987654321:repository/serverless-hub-test",
+        "registryId": "210987654321",
+        "imageName": image["imageName"],
+        "imageDigest": outputs["imageDigest"],
+        "adminUsers": ["admin@example.org"],
+        "allowedUsers": ["a", "b"],
+    }
+    assert outputs["imageDigest"].startswith(
+        "210987654321.dkr.ecr.us-east-1.amazonaws.com/serverless-hub-test@sha256:"
+    )
+    assert not any(output.secret for output in declared.outputs.values())
+
+
+# Settings
+
+
+def test_every_setting_is_declared_with_type_description_and_default():
+    settings = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"]
+    assert set(settings) == {
+        "repositoryName",
+        "forceDelete",
+        "keepImages",
+        "platform",
+        "adminUsers",
+        "allowedUsers",
+    }
+    for name, declaration in settings.items():
+        assert {"type", "description", "default"} <= set(declaration), name
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"allowedUsers": ["jane@example.org"]},
+            "adminUsers: none set; the hub needs at least one admin, "
+            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`",
+        ),
+        (
+            {"adminUsers": []},
+            "adminUsers: none set; the hub needs at least one admin, "
+            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`",
+        ),
+        (
+            {"adminUsers": ["Jane Doe"]},
+            "adminUsers: entry 'Jane Doe' has whitespace (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["admin", 42]},
+            "adminUsers: entry 42 is not a string (it is int) (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["admin"], "allowedUsers": [" "]},
+            "allowedUsers: entry ' ' is empty (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["admin"], "allowedUsers": ["staff/jane"]},
+            "allowedUsers: entry 'staff/jane' has a '/' (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["-admin"]},
+            "adminUsers: entry '-admin' is not a valid hub username (use at most 128 of "
+            "a-z 0-9 . _ @ -, not starting with . @ or -) (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["a.b"], "allowedUsers": ["a_b"]},
+            "allowedUsers: entry 'a_b' would share the home directory /home/a_b with 'a.b' "
+            "in adminUsers; keep only one of them (change it in Pulumi.test.yaml)",
+        ),
+        (
+            {"adminUsers": ["admin"], "allowedUsers": ["jane@uni.nl", "jane.uni.nl"]},
+            "allowedUsers: entry 'jane@uni.nl' would share the home directory /home/jane_uni_nl "
+            "with 'jane.uni.nl' in allowedUsers; keep only one of them "
+            "(change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"keepImages": 0},
+            "keepImages: 0 keeps no image; set it to 1 or more, "
+            "e.g. `pulumi config set keepImages 10`",
+        ),
+        (
+            USERS | {"platform": "amd64"},
+            "platform: 'amd64' is not os/arch; use e.g. linux/amd64 (Fargate) or linux/arm64",
+        ),
+        (
+            USERS | {"platform": "linux/amd64 "},
+            "platform: 'linux/amd64 ' is not os/arch; use e.g. linux/amd64 (Fargate) or "
+            "linux/arm64",
+        ),
+    ],
+)
+def test_bad_settings_stop_the_run_before_anything_is_declared(config, message):
+    declared = run_program(config, check=False)
+    assert isinstance(declared.error, pulumi.RunError)
+    assert str(declared.error) == message
+    assert declared.resources == []
+    assert declared.invokes == []
