@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from image_tag import DOCKERFILE, DOCKERIGNORE, IMAGE_SOURCES, tag_for
-from tests.program.harness import PROJECT_ROOT
+from local.program import PROJECT_ROOT
 
 BUILD = {
     "context": ".",

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import image_tag
-from tests.program.harness import (
+from local.program import (
     AUTHORIZATION_TOKEN,
     IMAGE,
     LIFECYCLE_POLICY,

@@ -1,9 +1,11 @@
+"""Fixtures shared by the test folders."""
+
 import shutil
 
 import pytest
 
 from image_tag import IMAGE_SOURCES
-from tests.program.harness import PROJECT_ROOT
+from local.program import PROJECT_ROOT
 
 # What the program needs besides the image's sources.
 PROGRAM_FILES = ("__main__.py", "image_tag.py", "stack_settings.py", "Pulumi.yaml", ".dockerignore")

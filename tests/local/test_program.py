@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.program.harness import (
+from local.program import (
     REPOSITORY,
     MissingConfigError,
     cli_config,
