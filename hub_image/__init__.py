@@ -1,0 +1,1 @@
+"""What runs in the hub container: its configuration, spawner and user accounts."""

@@ -1,0 +1,91 @@
+"""What hub_image/jupyterhub_config.py sets from the environment, read in-process."""
+
+import stat
+
+import pytest
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+
+from users.names import HOME_ROOT
+
+COGNITO = "https://myhub.auth.eu-west-1.amazoncognito.com"
+NO_ENDPOINTS = {"OAUTH_AUTHORIZE_URL": None, "OAUTH_TOKEN_URL": None, "OAUTH_USERDATA_URL": None}
+
+
+def test_cognito_domain_gives_the_three_endpoints(load_config):
+    oauth = load_config(COGNITO_DOMAIN=COGNITO + "/", **NO_ENDPOINTS).GenericOAuthenticator
+    assert oauth.authorize_url == f"{COGNITO}/oauth2/authorize"
+    assert oauth.token_url == f"{COGNITO}/oauth2/token"
+    assert oauth.userdata_url == f"{COGNITO}/oauth2/userInfo"
+
+
+def test_an_endpoint_set_on_its_own_wins_over_the_cognito_domain(load_config):
+    settings = {**NO_ENDPOINTS, "OAUTH_USERDATA_URL": "https://idp.example/userinfo"}
+    oauth = load_config(COGNITO_DOMAIN=COGNITO, **settings).GenericOAuthenticator
+    assert oauth.userdata_url == "https://idp.example/userinfo"
+    assert oauth.token_url == f"{COGNITO}/oauth2/token"
+
+
+def test_defaults(load_config, tmp_path):
+    config = load_config()
+    oauth = config.GenericOAuthenticator
+    assert oauth.scope == ["openid", "profile", "email"]
+    assert oauth.login_service == "AWS Cognito"
+    assert oauth.username_claim({"preferred_username": "alice", "email": "a@b.c"}) == "alice"
+    assert config.JupyterHub.spawner_class == "hub_image.spawner.AccountSpawner"
+    data_dir = tmp_path / "data"
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert config.JupyterHub.cookie_secret_file == f"{data_dir}/jupyterhub_cookie_secret"
+    assert config.JupyterHub.db_url == f"sqlite:///{data_dir}/jupyterhub.sqlite"
+    assert not config.JupyterHub.db_url.startswith(f"sqlite:///{HOME_ROOT}")
+    assert config.JupyterHub.services[0]["command"][-1] == "--timeout=3600"
+
+
+def test_optional_settings_from_the_environment(load_config):
+    config = load_config(
+        OAUTH_SCOPE="openid, email",
+        OAUTH_LOGIN_USERNAME_KEY="email",
+        OAUTH_LOGIN_SERVICE_NAME="TU Delft",
+        JUPYTERHUB_DB_URL="postgresql://hub@db/hub",
+        JUPYTERHUB_CULL_IDLE_TIMEOUT="600",
+    )
+    oauth = config.GenericOAuthenticator
+    assert (oauth.scope, oauth.login_service) == (["openid", "email"], "TU Delft")
+    assert oauth.username_claim({"email": "jane.doe@uni.nl"}) == "jane.doe@uni.nl"
+    with pytest.raises(web.HTTPError) as refusal:
+        oauth.username_claim({"preferred_username": "jane"})
+    assert refusal.value.status_code == 403
+    assert refusal.value.log_message == "TU Delft sent no 'email' for this account"
+    assert config.JupyterHub.db_url == "postgresql://hub@db/hub"
+    assert config.JupyterHub.services[0]["command"][-1] == "--timeout=600"
+
+
+def test_user_lists_are_read_as_separated_names_or_json(load_config):
+    config = load_config(ADMIN_USERS="Boss,  admin2\nadmin3", ALLOWED_USERS='["alice", "A.B@x.nl"]')
+    assert config.Authenticator.admin_users == {"boss", "admin2", "admin3"}
+    assert config.Authenticator.allowed_users == {"alice", "a.b@x.nl"}
+    # Only the lists count: users in the database from earlier lists are not let in.
+    assert config.Authenticator.allow_existing_users is False
+
+
+def test_username_pattern_refuses_names_the_hub_cannot_house(load_config):
+    authenticator = GenericOAuthenticator(config=load_config())
+    for name in ["alice", "jane.doe@uni.nl", "a_b-c", "x" * 128]:
+        assert authenticator.validate_username(name), name
+    for name in ["alice extra", "bad/name", ".hidden", "-dash", "x" * 129, "alice\n"]:
+        assert not authenticator.validate_username(name), name
+
+
+def test_idle_culler_has_only_the_scopes_it_needs(load_config):
+    config = load_config()
+    [service] = config.JupyterHub.services
+    [role] = config.JupyterHub.load_roles
+    assert service["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
+    assert "admin" not in service
+    assert role["services"] == [service["name"]]
+    assert sorted(role["scopes"]) == [
+        "delete:servers",
+        "list:users",
+        "read:servers",
+        "read:users:activity",
+    ]

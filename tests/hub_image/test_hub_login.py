@@ -1,0 +1,76 @@
+"""Real logins through the provider into one shared hub: who gets in, who is admin, who not."""
+
+import html
+
+import pytest
+
+from tests.hub_image.conftest import START_TIMEOUT, get, login, start_hub, wait_for
+
+
+@pytest.fixture(scope="module")
+def hub(provider, tmp_path_factory):
+    hub = start_hub(
+        provider,
+        tmp_path_factory.mktemp("login-hub"),
+        ADMIN_USERS="admin1",
+        ALLOWED_USERS='["alice", "Jane.Doe@uni.nl"]',
+    )
+    yield hub
+    hub.stop()
+
+
+def test_allowed_user_gets_in(provider, hub):
+    provider.add_user("sub-alice", preferred_username="alice")
+    session, callback = login(hub, "sub-alice")
+    assert callback.status_code == 302, callback.text
+    assert get(session, hub, "/hub/home").status_code == 200
+    user = get(session, hub, "/hub/api/user").json()
+    assert (user["name"], user["admin"]) == ("alice", False)
+
+
+def test_admin_reaches_the_admin_page(provider, hub):
+    provider.add_user("sub-admin1", preferred_username="admin1")
+    session, callback = login(hub, "sub-admin1")
+    assert callback.status_code == 302, callback.text
+    assert get(session, hub, "/hub/admin").status_code == 200
+    assert get(session, hub, "/hub/api/user").json()["admin"] is True
+
+
+def test_non_admin_is_refused_the_admin_page(provider, hub):
+    provider.add_user("sub-alice", preferred_username="alice")
+    session, _ = login(hub, "sub-alice")
+    assert get(session, hub, "/hub/admin").status_code == 403
+
+
+def test_unlisted_user_gets_403(provider, hub):
+    provider.add_user("sub-mallory", preferred_username="mallory")
+    session, callback = login(hub, "sub-mallory")
+    assert callback.status_code == 403
+    assert "not currently authorized to use this hub" in callback.text
+    assert get(session, hub, "/hub/api/user").status_code == 403
+
+
+def test_email_style_name_is_kept_as_the_hub_username(provider, hub):
+    provider.add_user("sub-jane", preferred_username="Jane.Doe@uni.nl")
+    session, callback = login(hub, "sub-jane")
+    assert callback.status_code == 302, callback.text
+    assert get(session, hub, "/hub/api/user").json()["name"] == "jane.doe@uni.nl"
+
+
+def test_token_without_username_claim_gets_a_clear_403(provider, hub):
+    provider.add_user("sub-nameless", email="nameless@uni.nl")
+    _, callback = login(hub, "sub-nameless")
+    assert callback.status_code == 403
+    page = html.unescape(callback.text)
+    assert "AWS Cognito sent no 'preferred_username' for this account" in page
+    assert "Traceback" not in page
+
+
+def test_idle_culler_runs_with_its_own_role(hub):
+    # The culler's first pass lists users; 200 (not 403) proves its role's scopes suffice.
+    wait_for(
+        lambda: "200 GET /hub/api/users?state=[secret] (idle-culler@" in hub.log_text(),
+        START_TIMEOUT,
+        "the idle culler's first, successful, request to the hub API",
+    )
+    assert "403 GET /hub/api/users" not in hub.log_text()

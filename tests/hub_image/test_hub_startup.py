@@ -1,0 +1,141 @@
+"""Starting the real hub: bad settings stop it with one line; a restart keeps sessions and state."""
+
+import sqlite3
+import stat
+import subprocess
+
+import pytest
+
+from tests.hub_image.conftest import (
+    START_TIMEOUT,
+    free_port,
+    get,
+    hub_command,
+    hub_environment,
+    login,
+    start_hub,
+)
+
+# Each case: the settings that break a valid environment, and the start of the one line it gives.
+BAD_STARTS = {
+    "no client id": (
+        {"OAUTH_CLIENT_ID": None},
+        "OAUTH_CLIENT_ID: is not set; the hub cannot start without it",
+    ),
+    "empty client secret": (
+        {"OAUTH_CLIENT_SECRET": " "},
+        "OAUTH_CLIENT_SECRET: is not set; the hub cannot start without it",
+    ),
+    "no callback url": (
+        {"OAUTH_CALLBACK_URL": None},
+        "OAUTH_CALLBACK_URL: is not set; the hub cannot start without it",
+    ),
+    "no token url nor cognito domain": (
+        {"OAUTH_TOKEN_URL": None},
+        "OAUTH_TOKEN_URL: is not set, nor COGNITO_DOMAIN to derive it from",
+    ),
+    "cognito domain without scheme": (
+        {"COGNITO_DOMAIN": "myhub.auth.eu-west-1.amazoncognito.com"},
+        "COGNITO_DOMAIN: must start with https:// (got 'myhub.auth.eu-west-1.amazoncognito.com')",
+    ),
+    "admin list not json": (
+        {"ADMIN_USERS": '["admin1"'},
+        "ADMIN_USERS: not a valid JSON array (",
+    ),
+    "allowed list with a bad name": (
+        {"ALLOWED_USERS": "alice, bad/name"},
+        "ALLOWED_USERS: entry 'bad/name' has a '/'",
+    ),
+    "no admin": (
+        {"ADMIN_USERS": None},
+        "ADMIN_USERS: names no one; list at least one admin to manage the hub",
+    ),
+    "two names one home": (
+        {"ADMIN_USERS": "a.b", "ALLOWED_USERS": "a_b"},
+        "ALLOWED_USERS: entry 'a_b' would share the home directory /home/a_b with 'a.b' in "
+        "ADMIN_USERS; keep only one of them",
+    ),
+    "cull timeout not seconds": (
+        {"JUPYTERHUB_CULL_IDLE_TIMEOUT": "1h"},
+        "JUPYTERHUB_CULL_IDLE_TIMEOUT: must be seconds > 0 (got '1h')",
+    ),
+}
+
+
+# Each start spends ~5 s of CPU importing JupyterHub: these run the real hub, the rest in-process.
+LIVE_BAD_STARTS = ["no client id", "admin list not json", "no admin"]
+
+
+@pytest.mark.parametrize("case", BAD_STARTS)
+def test_bad_setting_is_refused_with_its_message(load_config, case):
+    settings, expected = BAD_STARTS[case]
+    with pytest.raises(SystemExit) as refusal:
+        load_config(**settings)
+    assert str(refusal.value).startswith(expected)
+
+
+@pytest.fixture(scope="module")
+def bad_starts(provider, tmp_path_factory):
+    """Start one real hub per live bad case, all at once."""
+    processes = {}
+    for case in LIVE_BAD_STARTS:
+        settings = BAD_STARTS[case][0]
+        workdir = tmp_path_factory.mktemp("bad-start")
+        url = f"http://127.0.0.1:{free_port()}"
+        processes[case] = subprocess.Popen(
+            hub_command(free_port()),
+            env=hub_environment(provider, url, workdir / "data", **settings),
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    results = {}
+    for case, process in processes.items():
+        try:
+            _, stderr = process.communicate(timeout=START_TIMEOUT * 2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            stderr = f"still running after {START_TIMEOUT * 2}s"
+        results[case] = (process.returncode, stderr)
+    return results
+
+
+@pytest.mark.parametrize("case", LIVE_BAD_STARTS)
+def test_bad_setting_stops_the_hub_with_one_line(bad_starts, case):
+    returncode, stderr = bad_starts[case]
+    expected = BAD_STARTS[case][1]
+    assert returncode != 0, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.strip().startswith(expected), stderr
+
+
+def test_restart_keeps_sessions_and_reads_the_lists_again(provider, tmp_path):
+    """Cookie secret and database survive a restart; the new lists apply at once."""
+    provider.add_user("sub-bob", preferred_username="bob")
+    provider.add_user("sub-carol", preferred_username="carol")
+    first = start_hub(provider, tmp_path / "hub", ADMIN_USERS="boss", ALLOWED_USERS="bob carol")
+    try:
+        data_dir = first.data_dir
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        secret = data_dir / "jupyterhub_cookie_secret"
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        # Admins are in the database, as admins, before anyone has logged in.
+        with sqlite3.connect(data_dir / "jupyterhub.sqlite") as db:
+            assert db.execute("select admin from users where name = 'boss'").fetchall() == [(1,)]
+        _, bob_in = login(first, "sub-bob")
+        carol, carol_in = login(first, "sub-carol")
+        assert (bob_in.status_code, carol_in.status_code) == (302, 302)
+    finally:
+        stop_seconds = first.stop()
+    print(f"hub stopped in {stop_seconds:.1f}s")
+
+    port = int(first.url.rsplit(":", 1)[1])
+    second = start_hub(provider, tmp_path / "hub", port=port, ALLOWED_USERS="carol")
+    try:
+        assert get(carol, second, "/hub/api/user").json()["name"] == "carol"
+        _, bob_again = login(second, "sub-bob")
+        assert bob_again.status_code == 403
+    finally:
+        second.stop()
