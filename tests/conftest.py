@@ -5,7 +5,9 @@ import shutil
 import pytest
 
 from image_tag import IMAGE_SOURCES
+from local.identity_provider import running_provider
 from local.program import PROJECT_ROOT
+from tests.support import free_port
 
 # What the program needs besides the image's sources.
 PROGRAM_FILES = ("__main__.py", "image_tag.py", "stack_settings.py", "Pulumi.yaml", ".dockerignore")
@@ -23,3 +25,11 @@ def project_copy(tmp_path):
             PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def provider(tmp_path_factory):
+    """The Cognito-like test identity provider on loopback; tests give it users and claims."""
+    log = tmp_path_factory.mktemp("provider") / "provider.log"
+    with running_provider(free_port(), log) as running:
+        yield running

@@ -7,7 +7,6 @@ after the OAuth callback, so no user server (and no system account) is ever star
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,9 @@ import pytest
 import requests
 from traitlets.config import PyFileConfigLoader
 
+from local.identity_provider import Provider
+from tests.support import REQUEST_TIMEOUT, free_port, login, wait_for  # noqa: F401 (used by the tests)
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "hub_image" / "jupyterhub_config.py"
 JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
@@ -26,64 +28,6 @@ JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 PROXY_BIN = REPO / ".venv" / "chp" / "node_modules" / ".bin"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 30
-REQUEST_TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str):
-    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
-@dataclass
-class Provider:
-    url: str
-
-    def add_user(self, sub: str, **claims) -> str:
-        """Give the provider a user with these claims (userinfo adds `sub`)."""
-        answer = requests.put(f"{self.url}/users/{sub}", json=claims, timeout=REQUEST_TIMEOUT)
-        answer.raise_for_status()
-        return sub
-
-
-@pytest.fixture(scope="session")
-def provider(tmp_path_factory):
-    """oidc-provider-mock on loopback: any client id and secret, users and claims set per test."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("provider") / "provider.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers():
-        assert process.poll() is None, f"provider exited:\n{log.read_text()}"
-        try:
-            return requests.get(f"{url}/.well-known/openid-configuration", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_for(answers, START_TIMEOUT, f"the OIDC provider at {url}")
-        yield Provider(url)
-    finally:
-        process.terminate()
-        process.wait(timeout=STOP_TIMEOUT)
 
 
 @dataclass
@@ -211,29 +155,6 @@ def start_hub(provider: Provider, workdir: Path, port: int | None = None, **sett
         hub.stop()
         raise
     return hub
-
-
-def login(hub: Hub, sub: str) -> tuple[requests.Session, requests.Response]:
-    """Log in as provider user `sub`; return the session and the hub's answer to the callback.
-
-    Stops there: after the callback the hub redirects to /hub/spawn, which would start a server.
-    """
-    session = requests.Session()
-    to_provider = session.get(
-        f"{hub.url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_TIMEOUT
-    )
-    assert to_provider.status_code == 302, to_provider.text
-    # The provider's consent form: choosing a subject answers with a redirect to the hub.
-    back = session.post(
-        to_provider.headers["location"],
-        data={"sub": sub},
-        allow_redirects=False,
-        timeout=REQUEST_TIMEOUT,
-    )
-    assert back.status_code == 302, back.text
-    assert back.headers["location"].startswith(f"{hub.url}/hub/oauth_callback?")
-    callback = session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_TIMEOUT)
-    return session, callback
 
 
 def get(session: requests.Session, hub: Hub, path: str) -> requests.Response:

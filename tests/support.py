@@ -1,0 +1,49 @@
+"""Helpers for every test folder: free ports, waiting with a deadline, logging in."""
+
+import socket
+import time
+
+import requests
+
+REQUEST_TIMEOUT = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str):
+    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def login(hub, sub: str) -> tuple[requests.Session, requests.Response]:
+    """Log in at `hub.url` as provider user `sub`; return the session and the hub's callback answer.
+
+    Stops there: after the callback the hub redirects to /hub/spawn, which would start a server.
+    """
+    session = requests.Session()
+    to_provider = session.get(
+        f"{hub.url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_TIMEOUT
+    )
+    assert to_provider.status_code == 302, to_provider.text
+    # The provider's login form: choosing a subject answers with a redirect to the hub.
+    back = session.post(
+        to_provider.headers["location"],
+        data={"sub": sub},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert back.status_code == 302, back.text
+    assert back.headers["location"].startswith(f"{hub.url}/hub/oauth_callback?")
+    callback = session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    return session, callback
