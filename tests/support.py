@@ -1,17 +1,12 @@
 """Helpers for every test folder: free ports, waiting with a deadline, logging in."""
 
-import socket
 import time
 
 import requests
 
+from local.hub_container import free_port  # noqa: F401 (one place for it; tests import it here)
+
 REQUEST_TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check, timeout: float, what: str):

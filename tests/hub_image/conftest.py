@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "hub_image" / "jupyterhub_config.py"
 JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 # configurable-http-proxy, installed with:
-#   npm install --prefix .venv/chp configurable-http-proxy@5.3.0
+#   `make test` installs it (see CHP_VERSION in the Makefile)
 PROXY_BIN = REPO / ".venv" / "chp" / "node_modules" / ".bin"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 30
@@ -125,7 +125,7 @@ def start_hub(provider: Provider, workdir: Path, port: int | None = None, **sett
     """Start the hub (working directory and data in `workdir`) and wait until it is healthy."""
     assert (PROXY_BIN / "configurable-http-proxy").exists(), (
         "configurable-http-proxy is missing: "
-        "npm install --prefix .venv/chp configurable-http-proxy@5.3.0"
+        "run the tests with `make test`, which installs it"
     )
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"

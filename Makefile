@@ -1,0 +1,32 @@
+# The commands in the README. Each does its own set-up and says what it is doing.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# configurable-http-proxy for hubs the tests start outside a container (same as the stand-in base).
+CHP_VERSION := 5.1.0
+export PATH := $(CURDIR)/$(VENV)/chp/node_modules/.bin:$(PATH)
+
+.PHONY: test try bench lint
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt
+	@echo "==> Creating $(VENV) with the pinned packages (the first time takes a few minutes)"
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt
+	@echo "==> Installing configurable-http-proxy $(CHP_VERSION) into $(VENV)/chp"
+	npm install --silent --no-fund --no-audit --prefix $(VENV)/chp configurable-http-proxy@$(CHP_VERSION)
+	touch $@
+
+# Every test, the end-to-end ones included (they need a running Docker engine).
+test: $(VENV)/.installed
+	@export BASE_IMAGE="$$(local/base_image.sh)" && \
+	 echo "==> Running the tests (hub images build FROM $$BASE_IMAGE)" && \
+	 $(PYTHON) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The hub on this machine with the dev stack's users and a test identity provider.
+try: $(VENV)/.installed
+	@export BASE_IMAGE="$$(local/base_image.sh)" && \
+	 $(PYTHON) -m local.try "$$BASE_IMAGE"

@@ -1,0 +1,93 @@
+"""The hub image running as a container next to the test identity provider on this machine.
+
+Host networking lets the hub reach the provider on 127.0.0.1 and be reached there; the hub's
+three ports are chosen free, so it never clashes with anything else on the machine.
+"""
+
+import secrets
+import socket
+import subprocess
+import time
+
+import requests
+
+from local.docker_cli import docker
+
+CONFIG_FILE = "/srv/hub/hub_image/jupyterhub_config.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class HubContainer:
+    """One hub container at a time; start() again after stop() is a new container, same volumes."""
+
+    def __init__(self, image: str, provider_url: str, volumes: dict[str, str], port: int = 0):
+        self.image, self.provider_url, self.volumes = image, provider_url, volumes
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # A fresh client secret each run: it reaches the hub at run time only, never the image.
+        self.client_secret = secrets.token_urlsafe(24)
+        self.name = None
+
+    def start(self, ready_seconds: float = 120) -> float:
+        """Start the container and wait until /hub/health answers; return the seconds it took."""
+        self.name = f"serverless-hub-{secrets.token_hex(4)}"
+        env = {
+            "OAUTH_CLIENT_ID": "serverless-hub-local",
+            "OAUTH_CLIENT_SECRET": self.client_secret,
+            "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
+            "OAUTH_AUTHORIZE_URL": f"{self.provider_url}/oauth2/authorize",
+            "OAUTH_TOKEN_URL": f"{self.provider_url}/oauth2/token",
+            "OAUTH_USERDATA_URL": f"{self.provider_url}/userinfo",
+        }
+        command = ["run", "--detach", "--name", self.name, "--network", "host"]
+        for volume, mount in self.volumes.items():
+            command += ["--volume", f"{volume}:{mount}"]
+        for name, value in env.items():
+            command += ["--env", f"{name}={value}"]
+        ports = [
+            f"--JupyterHub.bind_url={self.url}",
+            f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
+            f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
+        ]
+        started = time.monotonic()
+        docker(*command, self.image, "jupyterhub", "--config", CONFIG_FILE, *ports)
+        deadline = started + ready_seconds
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.name}: no answer on {self.url}/hub/health:\n{self.logs()}"
+                )
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def healthy(self) -> bool:
+        running = docker("inspect", "--format", "{{.State.Running}}", self.name).strip()
+        if running != "true":
+            raise RuntimeError(f"the hub container {self.name} exited:\n{self.logs()}")
+        try:
+            return requests.get(f"{self.url}/hub/health", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    def logs(self) -> str:
+        done = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True)
+        return done.stdout + done.stderr
+
+    def stop(self) -> None:
+        if self.name:
+            subprocess.run(["docker", "rm", "--force", self.name], capture_output=True)
+            self.name = None
+
+    def run(self, *command: str, user: str = "root") -> subprocess.CompletedProcess:
+        """Run a command inside the container; the caller checks the result."""
+        return subprocess.run(
+            ["docker", "exec", "--user", user, self.name, *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )

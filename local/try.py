@@ -1,0 +1,72 @@
+"""The try-out: the hub with the dev stack's users on this machine, no AWS account needed.
+
+Builds the image exactly as `pulumi up` on the dev stack would (the program runs under mocks),
+starts the test identity provider with the dev stack's users, starts the hub, and prints where to
+go and who can log in. Ctrl-C stops it; the users' files stay in Docker volumes for next time.
+
+    python -m local.try BASE_IMAGE      (what `make try` runs)
+"""
+
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from local.docker_cli import engine_problem
+from local.hub_container import HubContainer
+from local.identity_provider import running_provider
+from local.image import build
+from local.program import run_program, stack_config
+
+STACK = "dev"
+HUB_PORT = 8000
+PROVIDER_PORT = 9400
+# Someone the provider knows but the hub does not let in, to show the refusal.
+STRANGER = "stranger@example.org"
+VOLUMES = {"serverless-hub-try-home": "/home", "serverless-hub-try-data": "/srv/jupyterhub/data"}
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def main() -> None:
+    problem = engine_problem()
+    if problem:
+        sys.exit(f"The try-out needs a running Docker engine: {problem}")
+    base_image = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else None
+    say(f"Running the program for the {STACK} stack (AWS replaced by mocks)")
+    declared = run_program(stack_config(STACK), stack=STACK)
+    admins = declared.outputs["adminUsers"].value
+    allowed = declared.outputs["allowedUsers"].value
+    tag = declared.outputs["imageName"].value.rsplit(":", 1)[1]
+    say(f"Building the hub image FROM {base_image or 'the official image'} (first time: minutes)")
+    image = build(declared, base_image, name=f"serverless-hub-try:{tag}")
+    users = {name: {"preferred_username": name, "email": name} for name in [*admins, *allowed]}
+    users[STRANGER] = {"preferred_username": STRANGER, "email": STRANGER}
+    log = Path(tempfile.gettempdir(), "serverless-hub-try-provider.log")
+    say(f"Starting the test identity provider on http://127.0.0.1:{PROVIDER_PORT}")
+    with running_provider(PROVIDER_PORT, log, users) as provider:
+        hub = HubContainer(image, provider.url, VOLUMES, port=HUB_PORT)
+        say(f"Starting the hub ({image})")
+        try:
+            hub.start()
+            print(
+                f"\nThe hub is at {hub.url}  (Ctrl-C stops it)\n"
+                f"Choose a user on the provider's login page:\n"
+                f"  admins:        {', '.join(admins)}\n"
+                f"  allowed users: {', '.join(allowed) or '(none)'}\n"
+                f"  refused (403): {STRANGER}\n",
+                flush=True,
+            )
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            say("Stopping the hub")
+            hub.stop()
+
+
+if __name__ == "__main__":
+    main()
