@@ -70,6 +70,8 @@ build = {
     "args": {
         "ADMIN_USERS": ",".join(settings.admin_users),
         "ALLOWED_USERS": ",".join(settings.allowed_users),
+        "ADMIN_GROUPS": ",".join(settings.admin_groups),
+        "ALLOWED_GROUPS": ",".join(settings.allowed_groups),
     },
 }
 # The tag digests the sources and these settings: the image is rebuilt only under a new tag.
@@ -93,3 +95,5 @@ pulumi.export("imageName", image.image_name)
 pulumi.export("imageDigest", image.repo_digest)
 pulumi.export("adminUsers", settings.admin_users)
 pulumi.export("allowedUsers", settings.allowed_users)
+pulumi.export("adminGroups", settings.admin_groups)
+pulumi.export("allowedGroups", settings.allowed_groups)

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 import pulumi
 
-from users.lists import UserListError, check_home_directories, clean_user_list
+from users.lists import (
+    UserListError,
+    check_home_directories,
+    clean_group_list,
+    clean_user_list,
+)
 
 # os/arch as docker names it, with an optional variant: linux/amd64, linux/arm64, linux/arm/v7.
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
@@ -23,6 +28,8 @@ class StackSettings:
     platform: str
     admin_users: list[str]
     allowed_users: list[str]
+    admin_groups: list[str]
+    allowed_groups: list[str]
 
 
 def read(config: pulumi.Config, stack: str) -> StackSettings:
@@ -39,6 +46,13 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
             f"platform: {platform!r} is not os/arch; use e.g. linux/amd64 (Fargate) or linux/arm64"
         )
     admin_users, allowed_users = _user_lists(config, stack)
+    admin_groups, allowed_groups = _group_lists(config, stack)
+    if not admin_users and not admin_groups:
+        raise pulumi.RunError(
+            "adminUsers, adminGroups: both empty; the hub needs at least one admin, e.g. "
+            "`pulumi config set --path 'adminUsers[0]' you@example.org` "
+            "or `pulumi config set --path 'adminGroups[0]' hub-admins`"
+        )
     return StackSettings(
         # An empty name (the default) means one repository per stack.
         repository_name=config.require("repositoryName") or f"serverless-hub-{stack}",
@@ -47,20 +61,27 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
         platform=platform,
         admin_users=admin_users,
         allowed_users=allowed_users,
+        admin_groups=admin_groups,
+        allowed_groups=allowed_groups,
     )
 
 
 def _user_lists(config: pulumi.Config, stack: str) -> tuple[list[str], list[str]]:
-    """adminUsers (at least one) and allowedUsers, cleaned and checked as the hub will use them."""
+    """adminUsers and allowedUsers, cleaned and checked as the hub will use them."""
     try:
         admin_users = clean_user_list("adminUsers", config.get_object("adminUsers", []))
         allowed_users = clean_user_list("allowedUsers", config.get_object("allowedUsers", []))
         check_home_directories({"adminUsers": admin_users, "allowedUsers": allowed_users})
     except UserListError as error:
         raise pulumi.RunError(f"{error} (change it in Pulumi.{stack}.yaml)") from None
-    if not admin_users:
-        raise pulumi.RunError(
-            "adminUsers: none set; the hub needs at least one admin, "
-            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`"
-        )
     return admin_users, allowed_users
+
+
+def _group_lists(config: pulumi.Config, stack: str) -> tuple[list[str], list[str]]:
+    """adminGroups and allowedGroups: Cognito groups whose members are admins, or may log in."""
+    try:
+        admin_groups = clean_group_list("adminGroups", config.get_object("adminGroups", []))
+        allowed_groups = clean_group_list("allowedGroups", config.get_object("allowedGroups", []))
+    except UserListError as error:
+        raise pulumi.RunError(f"{error} (change it in Pulumi.{stack}.yaml)") from None
+    return admin_groups, allowed_groups

@@ -1,13 +1,21 @@
-# JupyterHub with AWS Cognito login, for the listed users only, servers in this container.
+# JupyterHub with AWS Cognito login, for listed users and groups only, servers in this container.
 # Configured only through environment variables; a bad one stops the hub with one line.
 import os
 import sys
 from pathlib import Path
 
+import jwt
 from tornado import web
+from traitlets.log import get_logger
 
-from users.lists import UserListError, check_home_directories, clean_user_list, parse_user_list
-from users.names import USERNAME_PATTERN
+from users.lists import (
+    UserListError,
+    check_home_directories,
+    clean_group_list,
+    clean_user_list,
+    parse_user_list,
+)
+from users.names import USERNAME_PATTERN, group_name_problem
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it loads this file)
 
@@ -20,10 +28,10 @@ def required(name):
     return value
 
 
-def user_list(name):
-    """A list of hub usernames (comma/whitespace separated or a JSON array), checked."""
+def name_list(name, clean):
+    """Usernames or group names (comma/whitespace separated or a JSON array), checked by `clean`."""
     try:
-        return clean_user_list(name, parse_user_list(name, os.environ.get(name, "")))
+        return clean(name, parse_user_list(name, os.environ.get(name, "")))
     except UserListError as error:
         raise SystemExit(str(error)) from None
 
@@ -43,7 +51,8 @@ def endpoint(name, cognito_path):
 
 # Login through the identity provider with oauthenticator's own OAuth 2.0 client.
 c.JupyterHub.authenticator_class = "generic-oauth"
-c.GenericOAuthenticator.client_id = required("OAUTH_CLIENT_ID")
+client_id = required("OAUTH_CLIENT_ID")
+c.GenericOAuthenticator.client_id = client_id
 c.GenericOAuthenticator.client_secret = required("OAUTH_CLIENT_SECRET")
 c.GenericOAuthenticator.oauth_callback_url = required("OAUTH_CALLBACK_URL")
 c.GenericOAuthenticator.authorize_url = endpoint("OAUTH_AUTHORIZE_URL", "/oauth2/authorize")
@@ -68,10 +77,15 @@ c.GenericOAuthenticator.username_claim = username_from
 c.Authenticator.username_pattern = rf"(?:{USERNAME_PATTERN})\Z"
 
 # Who may log in: only these lists, read at every start (no one is kept from earlier lists).
-admin_users = user_list("ADMIN_USERS")
-allowed_users = user_list("ALLOWED_USERS")
-if not admin_users:
-    raise SystemExit("ADMIN_USERS: names no one; list at least one admin to manage the hub")
+admin_users = name_list("ADMIN_USERS", clean_user_list)
+allowed_users = name_list("ALLOWED_USERS", clean_user_list)
+# Cognito group names keep their case: the ID token carries them as created.
+admin_groups = name_list("ADMIN_GROUPS", clean_group_list)
+allowed_groups = name_list("ALLOWED_GROUPS", clean_group_list)
+if not admin_users and not admin_groups:
+    raise SystemExit(
+        "ADMIN_USERS, ADMIN_GROUPS: both empty; list at least one admin user or admin group"
+    )
 try:
     check_home_directories({"ADMIN_USERS": admin_users, "ALLOWED_USERS": allowed_users})
 except UserListError as error:
@@ -79,6 +93,37 @@ except UserListError as error:
 c.Authenticator.admin_users = set(admin_users)
 c.Authenticator.allowed_users = set(allowed_users)
 c.Authenticator.allow_existing_users = False
+
+# Cognito's userInfo leaves groups out; its ID token has them, in this claim.
+groups_claim = os.environ.get("OAUTH_GROUPS_CLAIM", "").strip() or "cognito:groups"
+
+
+def groups_from_id_token(auth_state):
+    """The user's groups as the ID token names them; a missing or malformed claim means none."""
+    try:
+        # Decoded as oauthenticator decodes ID tokens: fresh from the token endpoint, so unsigned.
+        claims = jwt.decode(
+            auth_state.get("id_token") or "",
+            audience=client_id,
+            options={"verify_signature": False, "verify_aud": True, "verify_exp": True},
+        )
+    except jwt.InvalidTokenError as error:
+        get_logger().warning("No groups: no usable ID token (is openid in OAUTH_SCOPE?): %s", error)
+        return set()
+    groups = claims.get(groups_claim, [])
+    if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+        get_logger().warning("No groups: the ID token's %r is not a list of names", groups_claim)
+        return set()
+    # Names the lists could never hold can never match them either; they stay out of the hub.
+    return {group for group in groups if not group_name_problem(group)}
+
+
+# Members of these Cognito groups may log in, or are admins; admin_users stay admins regardless.
+if admin_groups or allowed_groups:
+    c.Authenticator.manage_groups = True
+    c.GenericOAuthenticator.auth_state_groups_key = groups_from_id_token
+    c.GenericOAuthenticator.admin_groups = set(admin_groups)
+    c.GenericOAuthenticator.allowed_groups = set(allowed_groups)
 
 # Each user's JupyterLab runs here as their own Unix account, home directory on /home.
 c.JupyterHub.spawner_class = "hub_image.spawner.AccountSpawner"

@@ -1,13 +1,19 @@
-"""Reading and checking user lists, from stack config or from the hub's environment."""
+"""Reading and checking user and group lists, from stack config or from the hub's environment."""
 
 import json
 import re
 
-from users.names import home_directory_for, normalise_username, username_problem
+from users.names import (
+    group_name_problem,
+    home_directory_for,
+    normalise_group_name,
+    normalise_username,
+    username_problem,
+)
 
 
 class UserListError(ValueError):
-    """A user list that must not reach the hub; the message names the list and the entry."""
+    """A user or group list that must not reach the hub; the message names the list and entry."""
 
 
 def parse_user_list(source: str, text: str) -> list:
@@ -27,13 +33,22 @@ def parse_user_list(source: str, text: str) -> list:
 
 
 def clean_user_list(source: str, entries: object) -> list[str]:
-    """Normalise, check, de-duplicate and sort one list; `source` names it in errors."""
+    """Normalise, check, de-duplicate and sort a list of usernames; `source` names it in errors."""
+    return _clean(source, entries, "usernames", normalise_username, username_problem)
+
+
+def clean_group_list(source: str, entries: object) -> list[str]:
+    """The same for a list of group names, whose case is kept."""
+    return _clean(source, entries, "group names", normalise_group_name, group_name_problem)
+
+
+def _clean(source, entries, what, normalise, problem_with) -> list[str]:
     if not isinstance(entries, list):
-        raise UserListError(f"{source}: must be a list of usernames, got {entries!r}")
+        raise UserListError(f"{source}: must be a list of {what}, got {entries!r}")
     names = set()
     for entry in entries:
-        name = normalise_username(entry) if isinstance(entry, str) else entry
-        problem = username_problem(name)
+        name = normalise(entry) if isinstance(entry, str) else entry
+        problem = problem_with(name)
         if problem:
             raise UserListError(f"{source}: entry {entry!r} {problem}")
         names.add(name)

@@ -1,4 +1,4 @@
-"""The one place that knows what a hub username is and where its home directory lives."""
+"""The one place that knows what a hub username and a group name are, and where homes live."""
 
 import hashlib
 import re
@@ -11,6 +11,11 @@ _USERNAME = re.compile(USERNAME_PATTERN)
 
 # Unix account names stop at 32 characters (useradd refuses longer ones).
 _ACCOUNT_NAME_LIMIT = 32
+
+# Cognito group names, as far as the hub's lists can carry them: letters, digits and + = . @ - _,
+# up to 128. Cognito allows more punctuation; a comma would split an entry in two.
+GROUP_NAME_PATTERN = r"[\w+=.@-]{1,128}"
+_GROUP_NAME = re.compile(GROUP_NAME_PATTERN)
 
 
 def normalise_username(name: str) -> str:
@@ -33,6 +38,26 @@ def username_problem(name: object) -> str | None:
             "is not a valid hub username (use at most 128 of a-z 0-9 . _ @ -, "
             "not starting with . @ or -)"
         )
+    return None
+
+
+def normalise_group_name(name: str) -> str:
+    """Trim a group name but keep its case: tokens carry it as created; it is matched exactly."""
+    return name.strip()
+
+
+def group_name_problem(name: object) -> str | None:
+    """Say what is wrong with a (normalised) group name, or None when it is fine."""
+    if not isinstance(name, str):
+        return f"is not a string (it is {type(name).__name__})"
+    if not name:
+        return "is empty"
+    if re.search(r"\s", name):
+        return "has whitespace"
+    if "," in name:
+        return "has a ',' (it separates entries in the hub's lists)"
+    if not _GROUP_NAME.fullmatch(name):
+        return "is not a valid group name (use at most 128 of letters, digits and + = . @ - _)"
     return None
 
 

@@ -87,6 +87,9 @@ CONFIG_VARIABLES = [
     "COGNITO_DOMAIN",
     "ADMIN_USERS",
     "ALLOWED_USERS",
+    "ADMIN_GROUPS",
+    "ALLOWED_GROUPS",
+    "OAUTH_GROUPS_CLAIM",
     "JUPYTERHUB_DATA_DIR",
     "JUPYTERHUB_DB_URL",
     "JUPYTERHUB_CULL_IDLE_TIMEOUT",
@@ -124,8 +127,7 @@ def hub_command(port: int) -> list[str]:
 def start_hub(provider: Provider, workdir: Path, port: int | None = None, **settings) -> Hub:
     """Start the hub (working directory and data in `workdir`) and wait until it is healthy."""
     assert (PROXY_BIN / "configurable-http-proxy").exists(), (
-        "configurable-http-proxy is missing: "
-        "run the tests with `make test`, which installs it"
+        "configurable-http-proxy is missing: run the tests with `make test`, which installs it"
     )
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,9 @@
 """What hub_image/jupyterhub_config.py sets from the environment, read in-process."""
 
 import stat
+import time
 
+import jwt
 import pytest
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
@@ -89,3 +91,86 @@ def test_idle_culler_has_only_the_scopes_it_needs(load_config):
         "read:servers",
         "read:users:activity",
     ]
+
+
+# Groups
+
+
+def id_token(claims: dict, audience: str = "hub-tests") -> str:
+    """An ID token as the provider's token endpoint returns it (the hub does not check the key)."""
+    claims = {"sub": "s1", "aud": audience, "exp": time.time() + 300, **claims}
+    return jwt.encode(claims, "the provider's key, which the hub never sees", algorithm="HS256")
+
+
+def test_without_groups_the_hub_does_not_manage_groups(load_config):
+    config = load_config()
+    assert "manage_groups" not in config.Authenticator
+    for name in ["auth_state_groups_key", "admin_groups", "allowed_groups"]:
+        assert name not in config.GenericOAuthenticator
+
+
+def test_groups_are_read_in_list_syntax_with_their_case(load_config):
+    config = load_config(ADMIN_GROUPS="Hub-Admins", ALLOWED_GROUPS='["students", " Teachers"]')
+    assert config.Authenticator.manage_groups is True
+    oauth = config.GenericOAuthenticator
+    assert oauth.admin_groups == {"Hub-Admins"}
+    assert oauth.allowed_groups == {"students", "Teachers"}
+    # The username still comes from the userinfo answer, not from the ID token.
+    assert oauth.userdata_url == "https://idp.example/userinfo"
+    assert "userdata_from_id_token" not in oauth
+
+
+def test_an_admin_group_is_enough_without_admin_users(load_config):
+    config = load_config(ADMIN_USERS=None, ADMIN_GROUPS="hub-admins")
+    assert config.Authenticator.admin_users == set()
+    assert config.GenericOAuthenticator.admin_groups == {"hub-admins"}
+
+
+def test_group_options_are_accepted_by_the_authenticator(load_config):
+    config = load_config(ADMIN_GROUPS="hub-admins", ALLOWED_GROUPS="students")
+    authenticator = GenericOAuthenticator(config=config)
+    assert authenticator.manage_groups is True
+    assert authenticator.allowed_groups == {"students"}
+
+
+@pytest.mark.parametrize(
+    ("claims", "groups"),
+    [
+        ({"cognito:groups": ["students", "hub-admins"]}, {"students", "hub-admins"}),
+        ({"cognito:groups": []}, set()),
+        # Cognito leaves the claim out for users in no group.
+        ({}, set()),
+        ({"cognito:groups": "students"}, set()),
+        ({"cognito:groups": ["students", 7]}, set()),
+        ({"cognito:groups": {"students": True}}, set()),
+        ({"cognito:groups": None}, set()),
+        # A name the lists could never hold is left out; the others still count.
+        ({"cognito:groups": ["students", "course:2024", ""]}, {"students"}),
+    ],
+)
+def test_groups_come_from_the_id_token_claim(load_config, claims, groups):
+    groups_of = load_config(ALLOWED_GROUPS="students").GenericOAuthenticator.auth_state_groups_key
+    assert groups_of({"id_token": id_token(claims)}) == groups
+
+
+@pytest.mark.parametrize(
+    "auth_state",
+    [
+        {"id_token": None},
+        {},
+        {"id_token": "not-a-jwt"},
+        {"id_token": id_token({"cognito:groups": ["students"]}, audience="another-app")},
+        # Only the ID token counts: groups in the userinfo answer are not read.
+        {"id_token": None, "oauth_user": {"cognito:groups": ["students"]}},
+    ],
+)
+def test_no_usable_id_token_means_no_groups(load_config, auth_state):
+    groups_of = load_config(ALLOWED_GROUPS="students").GenericOAuthenticator.auth_state_groups_key
+    assert groups_of(auth_state) == set()
+
+
+def test_groups_claim_can_be_renamed(load_config):
+    config = load_config(ALLOWED_GROUPS="students", OAUTH_GROUPS_CLAIM="groups")
+    groups_of = config.GenericOAuthenticator.auth_state_groups_key
+    token = id_token({"groups": ["students"], "cognito:groups": ["hub-admins"]})
+    assert groups_of({"id_token": token}) == {"students"}

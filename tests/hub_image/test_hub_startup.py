@@ -48,7 +48,24 @@ BAD_STARTS = {
     ),
     "no admin": (
         {"ADMIN_USERS": None},
-        "ADMIN_USERS: names no one; list at least one admin to manage the hub",
+        "ADMIN_USERS, ADMIN_GROUPS: both empty; list at least one admin user or admin group",
+    ),
+    "no admin user and an empty admin group list": (
+        {"ADMIN_USERS": " ", "ADMIN_GROUPS": "[]", "ALLOWED_GROUPS": "students"},
+        "ADMIN_USERS, ADMIN_GROUPS: both empty; list at least one admin user or admin group",
+    ),
+    "admin group with whitespace": (
+        {"ADMIN_GROUPS": '["hub admins"]'},
+        "ADMIN_GROUPS: entry 'hub admins' has whitespace",
+    ),
+    "allowed group not a group name": (
+        {"ALLOWED_GROUPS": "students, course:2024"},
+        "ALLOWED_GROUPS: entry 'course:2024' is not a valid group name (use at most 128 of "
+        "letters, digits and + = . @ - _)",
+    ),
+    "group list not json": (
+        {"ALLOWED_GROUPS": '["students",'},
+        "ALLOWED_GROUPS: not a valid JSON array (",
     ),
     "two names one home": (
         {"ADMIN_USERS": "a.b", "ALLOWED_USERS": "a_b"},

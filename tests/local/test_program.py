@@ -20,6 +20,8 @@ def test_project_defaults_fill_in_what_the_stack_leaves_out():
         "serverless-hub:platform": "linux/amd64",
         "serverless-hub:adminUsers": "[]",
         "serverless-hub:allowedUsers": "[]",
+        "serverless-hub:adminGroups": "[]",
+        "serverless-hub:allowedGroups": "[]",
         "aws:region": "eu-west-1",
     }
 

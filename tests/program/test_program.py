@@ -124,8 +124,13 @@ def test_tag_ignores_order_case_spaces_and_duplicates_in_the_lists():
     messy = {
         "adminUsers": [" Admin@Example.org", "admin@example.org"],
         "allowedUsers": ["Jane.Doe@example.org", "bob", "jane.doe@example.org"],
+        "allowedGroups": ["students ", "Teachers", "students"],
     }
-    tidy = {"adminUsers": ["admin@example.org"], "allowedUsers": ["bob", "jane.doe@example.org"]}
+    tidy = {
+        "adminUsers": ["admin@example.org"],
+        "allowedUsers": ["bob", "jane.doe@example.org"],
+        "allowedGroups": ["Teachers", "students"],
+    }
     assert tag_of(run_program(messy)) == tag_of(run_program(tidy))
 
 
@@ -136,9 +141,13 @@ def test_tag_ignores_order_case_spaces_and_duplicates_in_the_lists():
         {"allowedUsers": []},
         {"adminUsers": ["root@example.org"]},
         {"platform": "linux/arm64"},
+        {"adminGroups": ["hub-admins"]},
+        {"allowedGroups": ["students"]},
+        # Group names keep their case: Students and students are different Cognito groups.
+        {"allowedGroups": ["Students"]},
     ],
 )
-def test_tag_changes_with_users_and_platform(change):
+def test_tag_changes_with_users_groups_and_platform(change):
     assert tag_of(run_program(USERS | change)) != tag_of(run_program(USERS))
 
 
@@ -158,13 +167,32 @@ def test_tag_ignores_stack_files_tests_and_readme(project_copy):
     assert tag_of(run_program(USERS, project_root=project_copy)) == before
 
 
-# 4. Users
+# 4. Users and groups
 
 
 def test_users_reach_the_image_as_cleaned_comma_joined_build_args():
     config = {"adminUsers": ["Zed@example.org", "admin"], "allowedUsers": ["Jane.Doe@uni.nl", "b"]}
     args = run_program(config).resource(IMAGE).inputs["build"]["args"]
-    assert args == {"ADMIN_USERS": "admin,zed@example.org", "ALLOWED_USERS": "b,jane.doe@uni.nl"}
+    assert args == {
+        "ADMIN_USERS": "admin,zed@example.org",
+        "ALLOWED_USERS": "b,jane.doe@uni.nl",
+        "ADMIN_GROUPS": "",
+        "ALLOWED_GROUPS": "",
+    }
+
+
+def test_groups_reach_the_image_trimmed_sorted_with_their_case():
+    config = {
+        "adminGroups": [" hub-admins", "Hub-Admins", "hub-admins"],
+        "allowedGroups": ["students", "Teachers ", "eu-west-1_AbC_Google"],
+    }
+    args = run_program(config).resource(IMAGE).inputs["build"]["args"]
+    assert args == {
+        "ADMIN_USERS": "",
+        "ALLOWED_USERS": "",
+        "ADMIN_GROUPS": "Hub-Admins,hub-admins",
+        "ALLOWED_GROUPS": "Teachers,eu-west-1_AbC_Google,students",
+    }
 
 
 def test_users_are_set_after_every_step_that_installs_software():
@@ -175,9 +203,11 @@ def test_users_are_set_after_every_step_that_installs_software():
     first = next(i for i, (_, rest) in enumerate(instructions) if "ADMIN_USERS" in rest)
     last_steps = instructions[first:]
     assert {keyword for keyword, _ in last_steps} == {"ARG", "ENV"}
+    args = {rest.split("=", 1)[0] for keyword, rest in last_steps if keyword == "ARG"}
     env = " ".join(rest for keyword, rest in last_steps if keyword == "ENV")
-    assert "ADMIN_USERS=${ADMIN_USERS}" in env
-    assert "ALLOWED_USERS=${ALLOWED_USERS}" in env
+    for name in ["ADMIN_USERS", "ALLOWED_USERS", "ADMIN_GROUPS", "ALLOWED_GROUPS"]:
+        assert name in args
+        assert f"{name}=${{{name}}}" in env
 
 
 # 5. Outputs
@@ -185,7 +215,12 @@ def test_users_are_set_after_every_step_that_installs_software():
 
 def test_outputs_are_what_the_deploy_side_needs():
     declared = run_program(
-        {"adminUsers": ["Admin@example.org"], "allowedUsers": ["b", "a"]},
+        {
+            "adminUsers": ["Admin@example.org"],
+            "allowedUsers": ["b", "a"],
+            "adminGroups": ["hub-admins"],
+            "allowedGroups": ["students", "Teachers"],
+        },
         mocks=HubMocks(registry_id="210987654321", region="us-east-1"),
     )
     outputs = {name: output.value for name, output in declared.outputs.items()}
@@ -198,6 +233,8 @@ def test_outputs_are_what_the_deploy_side_needs():
         "imageDigest": outputs["imageDigest"],
         "adminUsers": ["admin@example.org"],
         "allowedUsers": ["a", "b"],
+        "adminGroups": ["hub-admins"],
+        "allowedGroups": ["Teachers", "students"],
     }
     assert outputs["imageDigest"].startswith(
         "210987654321.dkr.ecr.us-east-1.amazonaws.com/serverless-hub-test@sha256:"
@@ -217,23 +254,61 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "platform",
         "adminUsers",
         "allowedUsers",
+        "adminGroups",
+        "allowedGroups",
     }
     for name, declaration in settings.items():
         assert {"type", "description", "default"} <= set(declaration), name
+    for name in ["adminUsers", "allowedUsers", "adminGroups", "allowedGroups"]:
+        assert settings[name]["type"] == "array"
+        assert settings[name]["items"] == {"type": "string"}
+        assert settings[name]["default"] == []
+
+
+def test_an_admin_group_is_enough_without_admin_users():
+    declared = run_program({"adminGroups": ["hub-admins"]})
+    args = declared.resource(IMAGE).inputs["build"]["args"]
+    assert (args["ADMIN_USERS"], args["ADMIN_GROUPS"]) == ("", "hub-admins")
+    assert declared.outputs["adminUsers"].value == []
+    assert declared.outputs["adminGroups"].value == ["hub-admins"]
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
         (
-            {"allowedUsers": ["jane@example.org"]},
-            "adminUsers: none set; the hub needs at least one admin, "
-            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`",
+            {"allowedUsers": ["jane@example.org"], "allowedGroups": ["students"]},
+            "adminUsers, adminGroups: both empty; the hub needs at least one admin, e.g. "
+            "`pulumi config set --path 'adminUsers[0]' you@example.org` "
+            "or `pulumi config set --path 'adminGroups[0]' hub-admins`",
         ),
         (
-            {"adminUsers": []},
-            "adminUsers: none set; the hub needs at least one admin, "
-            "e.g. `pulumi config set --path 'adminUsers[0]' you@example.org`",
+            {"adminUsers": [], "adminGroups": []},
+            "adminUsers, adminGroups: both empty; the hub needs at least one admin, e.g. "
+            "`pulumi config set --path 'adminUsers[0]' you@example.org` "
+            "or `pulumi config set --path 'adminGroups[0]' hub-admins`",
+        ),
+        (
+            {"adminUsers": [], "adminGroups": [" "]},
+            "adminGroups: entry ' ' is empty (change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"adminGroups": ["hub admins"]},
+            "adminGroups: entry 'hub admins' has whitespace (change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"allowedGroups": ["students", 7]},
+            "allowedGroups: entry 7 is not a string (it is int) (change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"allowedGroups": ["course:2024"]},
+            "allowedGroups: entry 'course:2024' is not a valid group name (use at most 128 of "
+            "letters, digits and + = . @ - _) (change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"adminGroups": ["a,b"]},
+            "adminGroups: entry 'a,b' has a ',' (it separates entries in the hub's lists) "
+            "(change it in Pulumi.test.yaml)",
         ),
         (
             {"adminUsers": ["Jane Doe"]},

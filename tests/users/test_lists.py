@@ -1,8 +1,14 @@
-"""users/lists.py: user lists from stack config or the hub's environment, cleaned and checked."""
+"""users/lists.py: user and group lists from stack config or the hub's environment, checked."""
 
 import pytest
 
-from users.lists import UserListError, check_home_directories, clean_user_list, parse_user_list
+from users.lists import (
+    UserListError,
+    check_home_directories,
+    clean_group_list,
+    clean_user_list,
+    parse_user_list,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +95,42 @@ def test_home_directory_collision_within_one_list():
         "allowedUsers: entry 'a.b' would share the home directory /home/a_b "
         "with 'a@b' in allowedUsers; keep only one of them"
     )
+
+
+def test_clean_groups_trims_dedupes_and_sorts_but_keeps_case():
+    entries = [" students", "Hub-Admins", "students ", "hub-admins", "Students"]
+    assert clean_group_list("allowedGroups", entries) == [
+        "Hub-Admins",
+        "Students",
+        "hub-admins",
+        "students",
+    ]
+
+
+def test_group_list_read_from_the_environment_syntax():
+    text = "hub-admins, Teachers\nstudents"
+    assert clean_group_list("ADMIN_GROUPS", parse_user_list("ADMIN_GROUPS", text)) == [
+        "Teachers",
+        "hub-admins",
+        "students",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ("admins", "adminGroups: must be a list of group names, got 'admins'"),
+        (["ok", None], "adminGroups: entry None is not a string (it is NoneType)"),
+        (["ok", " "], "adminGroups: entry ' ' is empty"),
+        (["hub admins"], "adminGroups: entry 'hub admins' has whitespace"),
+        (
+            ["course:2024"],
+            "adminGroups: entry 'course:2024' is not a valid group name "
+            "(use at most 128 of letters, digits and + = . @ - _)",
+        ),
+    ],
+)
+def test_clean_groups_names_the_list_and_the_bad_entry(entries, message):
+    with pytest.raises(UserListError) as error:
+        clean_group_list("adminGroups", entries)
+    assert str(error.value) == message

@@ -1,8 +1,15 @@
-"""users/names.py: what a hub username is, and where its files and account live."""
+"""users/names.py: what a hub username and a group name are, and where files and accounts live."""
 
 import pytest
 
-from users.names import account_name_for, home_directory_for, normalise_username, username_problem
+from users.names import (
+    account_name_for,
+    group_name_problem,
+    home_directory_for,
+    normalise_group_name,
+    normalise_username,
+    username_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +104,53 @@ def test_all_digit_names_get_an_account_useradd_accepts():
     account = account_name_for("12345")
     assert not account.isdigit()
     assert account.startswith("12345-")
+
+
+# Group names
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [(" Hub-Admins ", "Hub-Admins"), ("students\n", "students"), ("TEACHERS", "TEACHERS")],
+)
+def test_group_names_are_trimmed_but_keep_their_case(raw, normalised):
+    assert normalise_group_name(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "students",
+        "Hub-Admins",
+        "course_2024+extra=1.a@b",
+        "eu-west-1_AbCdEf_Google",
+        "Lehrkräfte",
+        "g" * 128,
+    ],
+)
+def test_good_group_names_have_no_problem(name):
+    assert group_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        (7, "is not a string (it is int)"),
+        ("", "is empty"),
+        ("hub admins", "has whitespace"),
+        ("admins\t", "has whitespace"),
+        ("a,b", "has a ',' (it separates entries in the hub's lists)"),
+        ("course:2024", "is not a valid group name"),
+        ("staff/admins", "is not a valid group name"),
+        ("[admins]", "is not a valid group name"),
+        ("g" * 129, "is not a valid group name"),
+    ],
+)
+def test_each_group_name_problem_is_named(name, problem):
+    assert group_name_problem(name).startswith(problem)
+
+
+def test_invalid_group_name_message_states_the_rule():
+    assert group_name_problem("course:2024") == (
+        "is not a valid group name (use at most 128 of letters, digits and + = . @ - _)"
+    )
