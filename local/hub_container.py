@@ -4,6 +4,7 @@ Host networking lets the hub reach the provider on 127.0.0.1 and be reached ther
 three ports are chosen free, so it never clashes with anything else on the machine.
 """
 
+import os
 import secrets
 import socket
 import subprocess
@@ -25,8 +26,17 @@ def free_port() -> int:
 class HubContainer:
     """One hub container at a time; start() again after stop() is a new container, same volumes."""
 
-    def __init__(self, image: str, provider_url: str, volumes: dict[str, str], port: int = 0):
+    def __init__(
+        self,
+        image: str,
+        provider_url: str,
+        volumes: dict[str, str],
+        port: int = 0,
+        env: dict[str, str] | None = None,
+    ):
         self.image, self.provider_url, self.volumes = image, provider_url, volumes
+        # Extra variables for the hub, e.g. ALLOWED_USERS overriding the image's list.
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # A fresh client secret each run: it reaches the hub at run time only, never the image.
@@ -43,19 +53,29 @@ class HubContainer:
             "OAUTH_AUTHORIZE_URL": f"{self.provider_url}/oauth2/authorize",
             "OAUTH_TOKEN_URL": f"{self.provider_url}/oauth2/token",
             "OAUTH_USERDATA_URL": f"{self.provider_url}/userinfo",
+            **self.extra_env,
         }
         command = ["run", "--detach", "--name", self.name, "--network", "host"]
         for volume, mount in self.volumes.items():
             command += ["--volume", f"{volume}:{mount}"]
-        for name, value in env.items():
-            command += ["--env", f"{name}={value}"]
+        for name in env:
+            # Values go through docker's environment, so the secret is not on a command line.
+            command += ["--env", name]
         ports = [
             f"--JupyterHub.bind_url={self.url}",
             f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
         ]
         started = time.monotonic()
-        docker(*command, self.image, "jupyterhub", "--config", CONFIG_FILE, *ports)
+        docker(
+            *command,
+            self.image,
+            "jupyterhub",
+            "--config",
+            CONFIG_FILE,
+            *ports,
+            env={**os.environ, **env},
+        )
         deadline = started + ready_seconds
         while not self.healthy():
             if time.monotonic() > deadline:

@@ -1,5 +1,6 @@
 """Fixtures shared by the test folders."""
 
+import secrets
 import shutil
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from image_tag import IMAGE_SOURCES
 from local.identity_provider import running_provider
 from local.program import PROJECT_ROOT
+from local.registry import running_registry
 from tests.support import free_port
 
 # What the program needs besides the image's sources.
@@ -33,3 +35,12 @@ def provider(tmp_path_factory):
     log = tmp_path_factory.mktemp("provider") / "provider.log"
     with running_provider(free_port(), log) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A registry on loopback that, like ECR, wants user AWS and a token as password."""
+    workdir = tmp_path_factory.mktemp("registry")
+    password = secrets.token_urlsafe(24)
+    with running_registry(free_port(), password, workdir / "storage", workdir / "access.log") as r:
+        yield r

@@ -1,15 +1,12 @@
 """End-to-end fixtures: a Docker engine (required in CI), a registry with a password, timings."""
 
 import os
-import secrets
 import time
 from contextlib import contextmanager
 
 import pytest
 
 from local.docker_cli import engine_problem
-from local.registry import running_registry
-from tests.support import free_port
 
 # Seconds each stage took, printed at the end of the run.
 STAGE_SECONDS: dict[str, float] = {}
@@ -49,12 +46,3 @@ def base_image(docker_engine):
     if not name:
         pytest.fail("BASE_IMAGE is not set; run the tests with `make test`, which chooses it")
     return name
-
-
-@pytest.fixture(scope="session")
-def registry(docker_engine, tmp_path_factory):
-    """A registry on loopback that, like ECR, wants user AWS and a token as password."""
-    workdir = tmp_path_factory.mktemp("registry")
-    password = secrets.token_urlsafe(24)
-    with running_registry(free_port(), password, workdir / "storage", workdir / "access.log") as r:
-        yield r

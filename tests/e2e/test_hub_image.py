@@ -4,6 +4,7 @@ Only AWS's API is replaced (by the program's mocks); the engine, registry, ident
 and JupyterLab servers are real. The tests run in order and share one image, hub and volumes.
 """
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -68,13 +69,13 @@ def volumes(docker_engine):
 
 
 @pytest.fixture(scope="module")
-def hub(pushed, provider, volumes):
+def hub(pushed, provider, volumes, docker_config):
     for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER):
         provider.add_user(name, preferred_username=name)
     with stage("pull by digest"):
         # Keep the build cache (--no-prune); the image itself comes back from the registry.
         docker("rmi", "--no-prune", pushed.name)
-        docker("pull", pushed.digest_ref)
+        docker("pull", pushed.digest_ref, env=dict(os.environ, DOCKER_CONFIG=str(docker_config)))
     container = HubContainer(pushed.digest_ref, provider.url, volumes)
     with stage("start hub container"):
         container.start()
@@ -97,7 +98,8 @@ def uid_of(hub: HubContainer, account: str) -> int:
 
 def start_server(hub, session: requests.Session, username: str) -> str:
     """Start the user's JupyterLab as a browser would; return its URL once JupyterLab loads."""
-    server = f"{hub.url}/user/{quote(username, safe='')}"
+    # JupyterHub's own URL for the user keeps '@' as it is (jane.doe@uni.nl, not %40).
+    server = f"{hub.url}/user/{quote(username, safe='@')}"
     session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
 
     def lab_loads():

@@ -2,27 +2,11 @@
 
 import hashlib
 import secrets
-import socket
 from urllib.parse import parse_qs, urljoin, urlparse
 
-import pytest
 import requests
 
-from local.registry import blob_uploads, running_registry
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("registry")
-    password = secrets.token_urlsafe(16)
-    with running_registry(_free_port(), password, workdir / "storage", workdir / "access.log") as r:
-        yield r
+from local.registry import blob_uploads
 
 
 def test_a_wrong_password_is_refused(registry):
