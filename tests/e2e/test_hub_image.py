@@ -29,7 +29,13 @@ ADMIN = "admin@example.org"
 STUDENT = "student1"
 EMAIL_USER = "jane.doe@uni.nl"
 STRANGER = "mallory@example.org"
-STACK = {"adminUsers": [ADMIN], "allowedUsers": [EMAIL_USER, STUDENT]}
+# Let in by Cognito group membership, not by name.
+GROUP_MEMBER = "group.member@uni.nl"
+STACK = {
+    "adminUsers": [ADMIN],
+    "allowedUsers": [EMAIL_USER, STUDENT],
+    "allowedGroups": ["students"],
+}
 SERVER_START_SECONDS = 120
 
 
@@ -72,6 +78,9 @@ def volumes(docker_engine):
 def hub(pushed, provider, volumes, docker_config):
     for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER):
         provider.add_user(name, preferred_username=name)
+    provider.add_user(
+        GROUP_MEMBER, preferred_username=GROUP_MEMBER, **{"cognito:groups": ["students"]}
+    )
     with stage("pull by digest"):
         # Keep the build cache (--no-prune); the image itself comes back from the registry.
         docker("rmi", "--no-prune", pushed.name)
@@ -158,7 +167,7 @@ def test_the_image_holds_no_secret(pushed, hub, registry):
 
 
 def test_logins(hub):
-    for username in (ADMIN, STUDENT, EMAIL_USER):
+    for username in (ADMIN, STUDENT, EMAIL_USER, GROUP_MEMBER):
         with stage(f"log in {username}"):
             session, callback = login(hub, username)
         assert callback.status_code == 302, f"{username}: {callback.status_code} {callback.text}"
