@@ -30,3 +30,10 @@ lint: $(VENV)/.installed
 try: $(VENV)/.installed
 	@export BASE_IMAGE="$$(local/base_image.sh)" && \
 	 $(PYTHON) -m local.try "$$BASE_IMAGE"
+
+# The benchmark (issue 6): what a users-only change, a restart and a login cost. Not part of
+# `make test`; needs a running Docker engine. Progress to stderr, the table (markdown) to stdout.
+bench: $(VENV)/.installed
+	@export BASE_IMAGE="$$(local/base_image.sh)" && \
+	 echo "==> Benchmarking (hub images build FROM $$BASE_IMAGE; a few minutes)" >&2 && \
+	 $(PYTHON) -m benchmarks "$$BASE_IMAGE"

@@ -1,0 +1,494 @@
+"""The benchmark (issue 6): what a users-only change, a restart and a login cost, beside limits.
+
+Uses the end-to-end setup: the program under mocks (AWS only is replaced), the Docker engine, a
+registry that wants a password, the test identity provider, all on loopback. Progress and raw
+figures go to stderr; the machine and one markdown table go to stdout.
+
+    python -m benchmarks BASE_IMAGE        (what `make bench` runs)
+"""
+
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import requests
+
+from local.docker_cli import docker, engine_problem, inspect_image
+from local.hub_container import HubContainer, free_port
+from local.identity_provider import running_provider
+from local.image import build, push
+from local.program import IMAGE, HubMocks, run_program
+from local.registry import blob_uploads, requests_in_log, running_registry
+
+STACK = "bench"
+CONFIG = {"adminUsers": ["admin@example.org"], "allowedUsers": ["jane.doe@example.org"]}
+RUNS = 5
+SEQUENTIAL_LOGINS = 50
+CONCURRENT_LOGINS = 20
+REQUEST_SECONDS = 10
+READY_SECONDS = 120
+LOG_SECONDS = 10
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+# Where the base image (official or stand-in) keeps jupyterhub and what we pip-install next to it.
+SITE_PACKAGES = "/srv/venv/lib/python3*/site-packages"
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def size(n: float) -> str:
+    """Bytes as docker shows them (SI units)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def poll(check, seconds: float, what: str):
+    """Call check until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + seconds
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {seconds}s")
+        time.sleep(0.05)
+    return result
+
+
+def no_change(mocks: HubMocks) -> dict:
+    """Figure 2: the same config, run again, declares the same image inputs (so no rebuild)."""
+    seconds, inputs = [], []
+    for run in range(RUNS + 1):
+        started = time.monotonic()
+        declared = run_program(CONFIG, stack=STACK, mocks=mocks)
+        seconds.append(time.monotonic() - started)
+        inputs.append(declared.resource(IMAGE).inputs)
+        say(f"no change, run {run}: program {seconds[-1]:.2f} s")
+    # The first run in this process pays the imports, as every `pulumi up` does.
+    return {
+        "first": seconds[0],
+        "median": median(seconds[1:]),
+        "identical": all(each == inputs[0] for each in inputs),
+        "runs": len(inputs),
+    }
+
+
+def users_only_change(
+    registry, mocks: HubMocks, base_image: str, docker_config: Path, images: list[str]
+) -> dict:
+    """Figure 1: add one user, rebuild and push; count what the registry received.
+
+    Each build's name is appended to `images`, for the caller to remove.
+    """
+    run_id = secrets.token_hex(3)
+
+    def rebuild_and_push(newcomer: str) -> dict:
+        config = {**CONFIG, "allowedUsers": [*CONFIG["allowedUsers"], newcomer]}
+        declared = run_program(config, stack=STACK, mocks=mocks)
+        uploads_before = len(blob_uploads(registry.log_path))
+        manifests_before = len(manifest_puts(registry.log_path))
+        started = time.monotonic()
+        images.append(build(declared, base_image))
+        pushed = push(declared, docker_config)
+        seconds = time.monotonic() - started
+        # The registry logs a request once it has answered it; wait for the manifest's line.
+        poll(
+            lambda: len(manifest_puts(registry.log_path)) > manifests_before,
+            LOG_SECONDS,
+            "manifest PUT in the registry's log",
+        )
+        uploads = blob_uploads(registry.log_path)[uploads_before:]
+        digests = [parse_qs(urlparse(upload.path).query)["digest"][0] for upload in uploads]
+        repository, tag = pushed.name.split("/", 1)[1].rsplit(":", 1)
+        manifest = registry_get(registry, f"{repository}/manifests/{tag}")
+        return {
+            "seconds": seconds,
+            "uploaded": sum(blob_bytes(registry, repository, d) for d in digests)
+            + len(manifest.content),
+            "layers": sum(d != pushed.config_digest for d in digests),
+            "config": blob_bytes(registry, repository, pushed.config_digest),
+            "manifest": len(manifest.content),
+            "image": pushed.name,
+        }
+
+    say("users-only change: warm-up build and push (first time on this machine: minutes)")
+    warm_up = rebuild_and_push(f"bench-{run_id}-0@example.org")
+    runs = []
+    for run in range(1, RUNS + 1):
+        runs.append(rebuild_and_push(f"bench-{run_id}-{run}@example.org"))
+        r = runs[-1]
+        say(
+            f"users-only change, run {run}: {r['seconds']:.2f} s, uploaded {r['uploaded']} B "
+            f"({r['layers']} layer blobs; config {r['config']} B + manifest {r['manifest']} B)"
+        )
+    return {
+        "seconds": median([r["seconds"] for r in runs]),
+        "uploaded": median([r["uploaded"] for r in runs]),
+        "layers": max(r["layers"] for r in runs),
+        "config": median([r["config"] for r in runs]),
+        "manifest": median([r["manifest"] for r in runs]),
+        "reference": median([r["config"] + r["manifest"] for r in runs]),
+        "warm_up_seconds": warm_up["seconds"],
+        "image": runs[-1]["image"],
+    }
+
+
+def manifest_puts(log_path: Path) -> list:
+    return [
+        r
+        for r in requests_in_log(log_path)
+        if r.method == "PUT" and r.status == 201 and "/manifests/" in r.path
+    ]
+
+
+def registry_get(registry, path: str, head: bool = False) -> requests.Response:
+    answer = requests.request(
+        "HEAD" if head else "GET",
+        f"http://{registry.address}/v2/{path}",
+        auth=(registry.username, registry.password),
+        headers={"Accept": MANIFEST_TYPE},
+        timeout=REQUEST_SECONDS,
+    )
+    answer.raise_for_status()
+    return answer
+
+
+def blob_bytes(registry, repository: str, digest: str) -> int:
+    """A blob's size as the registry stores it."""
+    answer = registry_get(registry, f"{repository}/blobs/{digest}", head=True)
+    return int(answer.headers["Content-Length"])
+
+
+def cold_start(image: str, base_image: str, provider_url: str) -> dict:
+    """Figure 3: `docker run` to the first 200 from /hub/health, ours vs the bare base image."""
+    ours, restarts, base = [], [], []
+    for run in range(1, RUNS + 1):
+        base.append(base_image_start(base_image))
+        # Fresh volumes: an empty database, like the base image's; then a restart on them.
+        with fresh_volumes() as volumes:
+            hub = HubContainer(image, provider_url, volumes)
+            try:
+                ours.append(hub.start(READY_SECONDS))
+                hub.stop()
+                restarts.append(hub.start(READY_SECONDS))
+            finally:
+                hub.stop()
+        say(
+            f"cold start, run {run}: ours {ours[-1]:.2f} s (restart {restarts[-1]:.2f} s), "
+            f"base {base[-1]:.2f} s"
+        )
+    # Each run starts both back to back, so the ratio of each pair cancels drift in machine load.
+    ratios = [mine / theirs for mine, theirs in zip(ours, base, strict=True)]
+    return {
+        "ours": median(ours),
+        "restart": median(restarts),
+        "base": median(base),
+        "ratio": median(ratios),
+    }
+
+
+def base_image_start(base_image: str) -> float:
+    """The base image running `jupyterhub` with no config, on free loopback ports."""
+    name = f"serverless-hub-bench-base-{secrets.token_hex(4)}"
+    url = f"http://127.0.0.1:{free_port()}"
+    ports = [
+        f"--JupyterHub.bind_url={url}",
+        f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
+        f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
+    ]
+    started = time.monotonic()
+    docker("run", "--detach", "--name", name, "--network", "host", base_image, "jupyterhub", *ports)
+    try:
+        # The same checks, in the same order, as HubContainer.start, so both pay the same polling.
+        poll(lambda: container_healthy(name, url), READY_SECONDS, f"{url}/hub/health from {name}")
+        return time.monotonic() - started
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+
+
+def container_healthy(name: str, url: str) -> bool:
+    if docker("inspect", "--format", "{{.State.Running}}", name).strip() != "true":
+        raise RuntimeError(f"{name} exited:\n{docker('logs', name)}")
+    try:
+        return requests.get(f"{url}/hub/health", timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+@contextmanager
+def fresh_volumes():
+    """A home and a data volume for one hub, removed afterwards."""
+    suffix = secrets.token_hex(4)
+    volumes = {f"bench-home-{suffix}": "/home", f"bench-data-{suffix}": "/srv/jupyterhub/data"}
+    try:
+        yield volumes
+    finally:
+        for volume in volumes:
+            subprocess.run(["docker", "volume", "rm", "--force", volume], capture_output=True)
+
+
+def logins(image: str, provider) -> dict:
+    """Figure 4: full OAuth round trips by distinct users, one by one and then all at once."""
+    run_id = secrets.token_hex(3)
+    users = [
+        f"login-{run_id}-{n}@example.org" for n in range(SEQUENTIAL_LOGINS + CONCURRENT_LOGINS)
+    ]
+    for user in users:
+        provider.add_user(user, preferred_username=user)
+    with fresh_volumes() as volumes:
+        hub = HubContainer(image, provider.url, volumes, env={"ALLOWED_USERS": ",".join(users)})
+        try:
+            hub.start(READY_SECONDS)
+            say(f"login: {SEQUENTIAL_LOGINS} users one by one")
+            sequential = [timed_login(hub.url, user) for user in users[:SEQUENTIAL_LOGINS]]
+            say(f"login: {CONCURRENT_LOGINS} users at once")
+            started = time.monotonic()
+            with ThreadPoolExecutor(CONCURRENT_LOGINS) as pool:
+                at_once = list(
+                    pool.map(lambda user: timed_login(hub.url, user), users[SEQUENTIAL_LOGINS:])
+                )
+            all_done = time.monotonic() - started
+        finally:
+            hub.stop()
+    for name, results in (("one by one", sequential), ("at once", at_once)):
+        say(f"login {name} (s): {' '.join(f'{seconds:.3f}' for seconds, _ in results)}")
+        steps = [median(step) for step in zip(*(steps for _, steps in results), strict=True)]
+        say(
+            f"login {name}, median ms per request: oauth_login {steps[0] * 1e3:.0f}, "
+            f"provider {steps[1] * 1e3:.0f}, callback {steps[2] * 1e3:.0f}, "
+            f"home {steps[3] * 1e3:.0f}"
+        )
+    say(f"login: all {CONCURRENT_LOGINS} at once done in {all_done:.2f} s")
+    sequential = [seconds for seconds, _ in sequential]
+    at_once = [seconds for seconds, _ in at_once]
+    return {
+        "median": median(sequential),
+        "p95": p95(sequential),
+        "at_once_median": median(at_once),
+        "at_once_p95": p95(at_once),
+        "at_once_all": all_done,
+    }
+
+
+def timed_login(hub_url: str, user: str) -> tuple[float, list[float]]:
+    """Hub → provider → callback → /hub/home answering 200, as a browser does it.
+
+    Returns the login's seconds, end to end, and each of its four requests' (to their headers).
+    """
+    session = requests.Session()
+    started = time.monotonic()
+    to_provider = expect(
+        session.get(f"{hub_url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_SECONDS),
+        302,
+    )
+    # The provider's login form: choosing a subject redirects back to the hub's callback.
+    back = expect(
+        session.post(
+            to_provider.headers["location"],
+            data={"sub": user},
+            allow_redirects=False,
+            timeout=REQUEST_SECONDS,
+        ),
+        302,
+    )
+    callback = expect(
+        session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_SECONDS), 302
+    )
+    home = expect(
+        session.get(f"{hub_url}/hub/home", allow_redirects=False, timeout=REQUEST_SECONDS), 200
+    )
+    seconds = time.monotonic() - started
+    return seconds, [
+        answer.elapsed.total_seconds() for answer in (to_provider, back, callback, home)
+    ]
+
+
+def expect(answer: requests.Response, status: int) -> requests.Response:
+    if answer.status_code != status:
+        raise RuntimeError(
+            f"{answer.request.method} {answer.url}: {answer.status_code}, not {status}"
+        )
+    return answer
+
+
+def image_size(image: str, base_image: str) -> dict:
+    """Figure 5: our image's size, what it adds over the base, and the largest additions."""
+    ours, base = inspect_image(image)["Size"], inspect_image(base_image)["Size"]
+    history = docker(
+        "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", image
+    )
+    base_rows = len(docker("history", "--quiet", base_image).splitlines())
+    rows = [line.split("\t", 1) for line in history.splitlines()]
+    # Newest first: the rows above the base's are our Dockerfile's instructions.
+    added_layers = sorted(
+        ((int(size), " ".join(created.split())) for size, created in rows[:-base_rows]),
+        reverse=True,
+    )
+    packages = {
+        name: kilobytes - base_packages.get(name, 0)
+        for base_packages in [site_packages(base_image)]
+        for name, kilobytes in site_packages(image).items()
+    }
+    largest_packages = sorted(((k, n) for n, k in packages.items() if k > 0), reverse=True)
+    for bytes_, created in added_layers[:3]:
+        say(f"image: layer {size(bytes_)}: {created[:150]}")
+    say(
+        "image: largest packages added: "
+        + ", ".join(f"{n} {size(k * 1e3)}" for k, n in largest_packages[:12])
+    )
+    return {
+        "ours": ours,
+        "base": base,
+        "layers": [(b, c) for b, c in added_layers if b > 0],
+        "packages": largest_packages[:8],
+    }
+
+
+def site_packages(image: str) -> dict[str, int]:
+    """Kilobytes per top-level entry of the venv's site-packages in this image."""
+    listing = docker("run", "--rm", "--entrypoint", "sh", image, "-c", f"du -sk {SITE_PACKAGES}/*")
+    return {
+        Path(path).name: int(kilobytes)
+        for kilobytes, path in (line.split("\t", 1) for line in listing.splitlines())
+    }
+
+
+def machine(base_image: str) -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+        platform.processor(),
+    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    engine = docker("version", "--format", "{{.Server.Version}}").strip()
+    base_id = inspect_image(base_image)["Id"].removeprefix("sha256:")[:12]
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory / 2**30:.0f} GiB, Linux {platform.release()}, "
+        f"Docker engine {engine} (classic builder), base image `{base_image}` ({base_id})"
+    )
+
+
+def table(machine_line: str, f1: dict, f2: dict, f3: dict, f4: dict, f5: dict) -> str:
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    at_limit = f1["layers"] == 0 and f1["uploaded"] <= f1["reference"]
+    added = f5["ours"] - f5["base"]
+    rows = [
+        ("figure", "measured", "reference, same run", "goal"),
+        ("---", "---", "---", "---"),
+        (
+            "1. users-only change: rebuild + push",
+            f"{f1['seconds']:.2f} s (warm cache)",
+            f"first build + push of the run, every layer: {f1['warm_up_seconds']:.1f} s",
+            f"under 2 s: {met(f1['seconds'] < 2)}",
+        ),
+        (
+            "1. users-only change: bytes uploaded",
+            f"{f1['uploaded']:,.0f} B, {f1['layers']} layer blobs",
+            f"config {f1['config']:,.0f} B + manifest {f1['manifest']:,.0f} B "
+            f"= {f1['reference']:,.0f} B",
+            f"no layer, at the limit: {met(at_limit)}",
+        ),
+        (
+            "2. no change: the program under mocks",
+            f"{f2['median']:.2f} s (first in the process, with imports: {f2['first']:.2f} s)",
+            f"image inputs identical in {f2['runs']} runs: {'yes' if f2['identical'] else 'NO'}",
+            f"no rebuild: {met(f2['identical'])}",
+        ),
+        (
+            "3. cold start to /hub/health 200",
+            f"ours {f3['ours']:.2f} s (restart on the same volumes {f3['restart']:.2f} s)",
+            f"base image, empty config: {f3['base']:.2f} s",
+            f"ratio {f3['ratio']:.2f} (median of paired runs), "
+            f"at most 1.2: {met(f3['ratio'] <= 1.2)}",
+        ),
+        (
+            f"4. login, {SEQUENTIAL_LOGINS} users one by one",
+            f"median {f4['median'] * 1e3:.0f} ms, p95 {f4['p95'] * 1e3:.0f} ms",
+            "",
+            "report",
+        ),
+        (
+            f"4. login, {CONCURRENT_LOGINS} users at once",
+            f"median {f4['at_once_median'] * 1e3:.0f} ms, p95 {f4['at_once_p95'] * 1e3:.0f} ms",
+            f"all {CONCURRENT_LOGINS} done in {f4['at_once_all']:.2f} s",
+            "report",
+        ),
+        (
+            "5. image size",
+            f"ours {size(f5['ours'])}, adds {size(added)}",
+            f"base {size(f5['base'])}",
+            "small",
+        ),
+    ]
+    lines = [f"Machine: {machine_line}", f"Medians of {RUNS} runs unless said.", ""]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "Largest additions over the base image:"]
+    lines += [f"- layer {size(b)}: `{created[:120]}`" for b, created in f5["layers"][:3]]
+    lines += ["- packages: " + ", ".join(f"{n} {size(k * 1e3)}" for k, n in f5["packages"])]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    problem = engine_problem()
+    if problem:
+        sys.exit(f"The benchmark needs a running Docker engine: {problem} (local/start_docker.sh)")
+    if len(sys.argv) != 2 or not sys.argv[1]:
+        sys.exit("usage: python -m benchmarks BASE_IMAGE   (`make bench` chooses it)")
+    base_image = sys.argv[1]
+    started = time.monotonic()
+    # Only the table goes to stdout: everything else (ours, the registry's, apt's) goes to stderr.
+    sys.stdout.flush()
+    table_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        password = secrets.token_urlsafe(24)
+        registry = stack.enter_context(
+            running_registry(free_port(), password, workdir / "storage", workdir / "access.log")
+        )
+        provider = stack.enter_context(running_provider(free_port(), workdir / "provider.log"))
+        mocks = HubMocks(registry_host=registry.address, token_password=password)
+        # A throw-away docker client config: the registry login never lands in ~/.docker.
+        docker_config = workdir / "docker-config"
+        docker_config.mkdir()
+        images: list[str] = []
+        # Untag what was built but keep the build cache (--no-prune): the next run is warm too.
+        stack.callback(
+            lambda: (
+                images
+                and subprocess.run(["docker", "rmi", "--no-prune", *images], capture_output=True)
+            )
+        )
+
+        f2 = no_change(mocks)
+        f1 = users_only_change(registry, mocks, base_image, docker_config, images)
+        f3 = cold_start(f1["image"], base_image, provider.url)
+        f4 = logins(f1["image"], provider)
+        f5 = image_size(f1["image"], base_image)
+        machine_line = machine(base_image)
+    say(f"done in {time.monotonic() - started:.0f} s")
+    table_out.write(table(machine_line, f1, f2, f3, f4, f5))
+    table_out.flush()
+
+
+if __name__ == "__main__":
+    main()
