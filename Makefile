@@ -9,29 +9,30 @@ export PATH := $(CURDIR)/$(VENV)/chp/node_modules/.bin:$(PATH)
 .PHONY: test try bench lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt
-	@echo "==> Creating $(VENV) with the pinned packages (the first time takes a few minutes)"
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt
-	@echo "==> Installing configurable-http-proxy $(CHP_VERSION) into $(VENV)/chp"
-	npm install --silent --no-fund --no-audit --prefix $(VENV)/chp configurable-http-proxy@$(CHP_VERSION)
-	touch $@
+	@echo "==> Creating $(VENV) with the pinned packages (the first time takes a few minutes)" >&2
+	@python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt >&2
+	@echo "==> Installing configurable-http-proxy $(CHP_VERSION) into $(VENV)/chp" >&2
+	@npm install --silent --no-fund --no-audit --prefix $(VENV)/chp configurable-http-proxy@$(CHP_VERSION) >&2
+	@touch $@
 
 # Every test, the end-to-end ones included (they need a running Docker engine).
-test: $(VENV)/.installed
+test: $(VENV)/.installed lint
 	@export BASE_IMAGE="$$(local/base_image.sh)" && \
 	 echo "==> Running the tests (hub images build FROM $$BASE_IMAGE)" && \
 	 $(PYTHON) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	@echo "==> Checking the code with ruff"
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
 
 # The hub on this machine with the dev stack's users and a test identity provider.
 try: $(VENV)/.installed
 	@export BASE_IMAGE="$$(local/base_image.sh)" && \
 	 $(PYTHON) -m local.try "$$BASE_IMAGE"
 
-# The benchmark (issue 6): what a users-only change, a restart and a login cost. Not part of
+# The benchmark: what a users-only change, a restart and a login cost. Not part of
 # `make test`; needs a running Docker engine. Progress to stderr, the table (markdown) to stdout.
 bench: $(VENV)/.installed
 	@export BASE_IMAGE="$$(local/base_image.sh)" && \

@@ -14,7 +14,7 @@ if ! docker info >/dev/null 2>&1; then
     exit 0
 fi
 official=$(sed -n 's/^ARG BASE_IMAGE=//p' hub_image/Dockerfile)
-if docker image inspect "$official" >/dev/null 2>&1 || docker pull --quiet "$official" >&2; then
+if docker image inspect "$official" >/dev/null 2>&1 || docker pull --quiet "$official" >/dev/null 2>&1; then
     echo "$official"
     exit 0
 fi

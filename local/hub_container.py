@@ -66,6 +66,9 @@ class HubContainer:
             f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
         ]
+        # A hub left running on this port would answer the health check in this one's place.
+        if self._answers():
+            raise RuntimeError(f"something already answers on {self.url}; stop it first")
         started = time.monotonic()
         docker(
             *command,
@@ -89,6 +92,9 @@ class HubContainer:
         running = docker("inspect", "--format", "{{.State.Running}}", self.name).strip()
         if running != "true":
             raise RuntimeError(f"the hub container {self.name} exited:\n{self.logs()}")
+        return self._answers()
+
+    def _answers(self) -> bool:
         try:
             return requests.get(f"{self.url}/hub/health", timeout=2).ok
         except requests.ConnectionError:

@@ -64,8 +64,12 @@ def main() -> None:
         except KeyboardInterrupt:
             pass
         finally:
+            # A second Ctrl-C must not leave the container running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             say("Stopping the hub")
             hub.stop()
+            say(f"Stopped. Users' files stay in the Docker volumes {', '.join(VOLUMES)}")
 
 
 if __name__ == "__main__":
