@@ -1,4 +1,4 @@
-"""The benchmark (issue 6): what a users-only change, a restart and a login cost, beside limits.
+"""The benchmark: what a users-only change, a restart and a login cost, beside limits.
 
 Uses the end-to-end setup: the program under mocks (AWS only is replaced), the Docker engine, a
 registry that wants a password, the test identity provider, all on loopback. Progress and raw
