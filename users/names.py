@@ -23,14 +23,21 @@ def normalise_username(name: str) -> str:
     return name.strip().lower()
 
 
-def username_problem(name: object) -> str | None:
-    """Say what is wrong with a (normalised) hub username, or None when it is fine."""
+def _list_entry_problem(name: object) -> str | None:
+    """What no entry of a user or group list may be: not a string, empty, or with whitespace."""
     if not isinstance(name, str):
         return f"is not a string (it is {type(name).__name__})"
     if not name:
         return "is empty"
     if re.search(r"\s", name):
         return "has whitespace"
+    return None
+
+
+def username_problem(name: object) -> str | None:
+    """Say what is wrong with a (normalised) hub username, or None when it is fine."""
+    if problem := _list_entry_problem(name):
+        return problem
     if "/" in name:
         return "has a '/'"
     if not _USERNAME.fullmatch(name):
@@ -48,12 +55,8 @@ def normalise_group_name(name: str) -> str:
 
 def group_name_problem(name: object) -> str | None:
     """Say what is wrong with a (normalised) group name, or None when it is fine."""
-    if not isinstance(name, str):
-        return f"is not a string (it is {type(name).__name__})"
-    if not name:
-        return "is empty"
-    if re.search(r"\s", name):
-        return "has whitespace"
+    if problem := _list_entry_problem(name):
+        return problem
     if "," in name:
         return "has a ',' (it separates entries in the hub's lists)"
     if not _GROUP_NAME.fullmatch(name):
