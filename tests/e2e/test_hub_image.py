@@ -62,7 +62,10 @@ def docker_config():
 
 @pytest.fixture(scope="module")
 def pushed(registry, base_image, docker_config) -> Pushed:
-    return build_and_push(registry, base_image, docker_config)
+    yield build_and_push(registry, base_image, docker_config)
+    # The images named after this run's registry go with it; the build cache stays.
+    names = docker("images", "--quiet", "--filter", f"reference={registry.address}/*").split()
+    subprocess.run(["docker", "rmi", "--force", "--no-prune", *set(names)], capture_output=True)
 
 
 @pytest.fixture(scope="module")
