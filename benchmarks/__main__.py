@@ -26,6 +26,7 @@ from local.docker_cli import docker, engine_problem, inspect_image
 from local.hub_container import HubContainer, free_port
 from local.identity_provider import running_provider
 from local.image import build, push
+from local.polling import wait_for
 from local.program import IMAGE, HubMocks, run_program
 from local.registry import blob_uploads, requests_in_log, running_registry
 
@@ -60,16 +61,6 @@ def median(values: list[float]) -> float:
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
-
-
-def poll(check, seconds: float, what: str):
-    """Call check until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + seconds
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {seconds}s")
-        time.sleep(0.05)
-    return result
 
 
 def no_change(mocks: HubMocks) -> dict:
@@ -109,7 +100,7 @@ def users_only_change(
         pushed = push(declared, docker_config)
         seconds = time.monotonic() - started
         # The registry logs a request once it has answered it; wait for the manifest's line.
-        poll(
+        wait_for(
             lambda: len(manifest_puts(registry.log_path)) > manifests_before,
             LOG_SECONDS,
             "manifest PUT in the registry's log",
@@ -217,7 +208,7 @@ def base_image_start(base_image: str) -> float:
     docker("run", "--detach", "--name", name, "--network", "host", base_image, "jupyterhub", *ports)
     try:
         # The same checks, in the same order, as HubContainer.start, so both pay the same polling.
-        poll(lambda: container_healthy(name, url), READY_SECONDS, f"{url}/hub/health from {name}")
+        wait_for(lambda: container_healthy(name, url), READY_SECONDS, f"{url}/hub/health ({name})")
         return time.monotonic() - started
     finally:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True)

@@ -13,6 +13,7 @@ import time
 import requests
 
 from local.docker_cli import docker
+from local.polling import wait_for
 
 CONFIG_FILE = "/srv/hub/hub_image/jupyterhub_config.py"
 
@@ -79,13 +80,7 @@ class HubContainer:
             *ports,
             env={**os.environ, **env},
         )
-        deadline = started + ready_seconds
-        while not self.healthy():
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{self.name}: no answer on {self.url}/hub/health:\n{self.logs()}"
-                )
-            time.sleep(0.05)
+        wait_for(self.healthy, ready_seconds, f"{self.name} on {self.url}/hub/health", 0.05)
         return time.monotonic() - started
 
     def healthy(self) -> bool:

@@ -13,11 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from local.polling import wait_for
 
 GROUPS_CLAIM = "cognito:groups"
 READY_SECONDS = 60
@@ -64,14 +65,14 @@ def running_provider(port: int, log_path: Path, users: dict[str, dict] | None = 
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
     provider = Provider(f"http://127.0.0.1:{port}")
+
+    def answers():
+        if process.poll() is not None:
+            raise RuntimeError(f"the identity provider exited:\n{Path(log_path).read_text()}")
+        return _answers(provider)
+
     try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not _answers(provider):
-            if process.poll() is not None:
-                raise RuntimeError(f"the identity provider exited:\n{Path(log_path).read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the identity provider did not answer within {READY_SECONDS}s")
-            time.sleep(0.1)
+        wait_for(answers, READY_SECONDS, f"the identity provider at {provider.url}")
         yield provider
     finally:
         process.terminate()

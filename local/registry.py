@@ -9,7 +9,7 @@ filesystem storage, and an access log with one line per request, so tests can co
         uploads = blob_uploads(registry.log_path)
 
 From the shell (runs in the foreground until Ctrl-C or SIGTERM):
-    python3 local/registry.py --port 5001 [--password-file F] [--storage DIR] [--log FILE]
+    python3 -m local.registry --port 5001 [--password-file F] [--storage DIR] [--log FILE]
 """
 
 import argparse
@@ -22,10 +22,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from local.polling import wait_for
 
 USERNAME = "AWS"
 READY_DEADLINE_SECONDS = 30
@@ -77,8 +78,8 @@ def registry_config(port, htpasswd_path, storage_dir):
 def wait_until_ready(process, port, log_path, deadline_seconds=READY_DEADLINE_SECONDS):
     """Poll GET /v2/ until it answers 401 (auth is on), or fail with the log's tail."""
     url = f"http://127.0.0.1:{port}/v2/"
-    deadline = time.monotonic() + deadline_seconds
-    while True:
+
+    def answers_401():
         if process.poll() is not None:
             tail = Path(log_path).read_text()[-2000:]
             raise RuntimeError(
@@ -86,16 +87,15 @@ def wait_until_ready(process, port, log_path, deadline_seconds=READY_DEADLINE_SE
             )
         try:
             urllib.request.urlopen(url, timeout=2)
-            raise RuntimeError(f"{url} answered without credentials: htpasswd auth is not on")
         except urllib.error.HTTPError as error:
             if error.code == 401:
-                return
+                return True
             raise
         except (urllib.error.URLError, ConnectionError):
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no 401 from {url} within {deadline_seconds}s; see {log_path}")
-        time.sleep(0.2)
+            return False  # not listening yet
+        raise RuntimeError(f"{url} answered without credentials: htpasswd auth is not on")
+
+    wait_for(answers_401, deadline_seconds, f"a 401 from {url} (see {log_path})", interval=0.2)
 
 
 @contextlib.contextmanager

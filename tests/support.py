@@ -1,24 +1,12 @@
 """Helpers for every test folder: free ports, waiting with a deadline, logging in."""
 
-import time
-
 import requests
 
-from local.hub_container import free_port  # noqa: F401 (one place for it; tests import it here)
+# One place for each; the tests import them from here.
+from local.hub_container import free_port  # noqa: F401
+from local.polling import wait_for  # noqa: F401
 
 REQUEST_TIMEOUT = 10
-
-
-def wait_for(check, timeout: float, what: str):
-    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def login(hub, sub: str) -> tuple[requests.Session, requests.Response]:
