@@ -94,6 +94,16 @@ c.Authenticator.admin_users = set(admin_users)
 c.Authenticator.allowed_users = set(allowed_users)
 c.Authenticator.allow_existing_users = False
 
+
+def admin_only_if_listed(authenticator, handler, auth_model):
+    """Admin comes from the lists (or admin groups) alone: one taken off loses it at next login."""
+    if auth_model["admin"] is None:
+        auth_model["admin"] = False
+    return auth_model
+
+
+c.Authenticator.post_auth_hook = admin_only_if_listed
+
 # Cognito's userInfo leaves groups out; its ID token has them, in this claim.
 groups_claim = os.environ.get("OAUTH_GROUPS_CLAIM", "").strip() or "cognito:groups"
 

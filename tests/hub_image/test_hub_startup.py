@@ -129,10 +129,13 @@ def test_bad_setting_stops_the_hub_with_one_line(bad_starts, case):
 
 
 def test_restart_keeps_sessions_and_reads_the_lists_again(provider, tmp_path):
-    """Cookie secret and database survive a restart; the new lists apply at once."""
+    """Cookie secret and database survive a restart; the new lists apply at the next login."""
     provider.add_user("sub-bob", preferred_username="bob")
     provider.add_user("sub-carol", preferred_username="carol")
-    first = start_hub(provider, tmp_path / "hub", ADMIN_USERS="boss", ALLOWED_USERS="bob carol")
+    provider.add_user("sub-dave", preferred_username="dave")
+    first = start_hub(
+        provider, tmp_path / "hub", ADMIN_USERS="boss dave", ALLOWED_USERS="bob carol"
+    )
     try:
         data_dir = first.data_dir
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
@@ -144,15 +147,21 @@ def test_restart_keeps_sessions_and_reads_the_lists_again(provider, tmp_path):
         _, bob_in = login(first, "sub-bob")
         carol, carol_in = login(first, "sub-carol")
         assert (bob_in.status_code, carol_in.status_code) == (302, 302)
+        dave, _ = login(first, "sub-dave")
+        assert get(dave, first, "/hub/admin").status_code == 200
     finally:
         stop_seconds = first.stop()
     print(f"hub stopped in {stop_seconds:.1f}s")
 
     port = int(first.url.rsplit(":", 1)[1])
-    second = start_hub(provider, tmp_path / "hub", port=port, ALLOWED_USERS="carol")
+    second = start_hub(provider, tmp_path / "hub", port=port, ALLOWED_USERS="carol dave")
     try:
         assert get(carol, second, "/hub/api/user").json()["name"] == "carol"
         _, bob_again = login(second, "sub-bob")
         assert bob_again.status_code == 403
+        # Taken off ADMIN_USERS but still allowed: in, no longer an admin.
+        dave_again, dave_in = login(second, "sub-dave")
+        assert dave_in.status_code == 302
+        assert get(dave_again, second, "/hub/admin").status_code == 403
     finally:
         second.stop()
