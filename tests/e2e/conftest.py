@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from local.docker_cli import engine_problem
+from tests.support import cannot_run
 
 # Seconds each stage took, printed at the end of the run.
 STAGE_SECONDS: dict[str, float] = {}
@@ -34,9 +35,7 @@ def docker_engine():
     """A Docker engine that answers; in CI (CI=true) its absence fails the run, never skips it."""
     problem = engine_problem()
     if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"end-to-end tests need a Docker engine and CI=true: {problem}")
-        pytest.skip(f"no Docker engine ({problem}); start one, e.g. local/start_docker.sh")
+        cannot_run(f"no Docker engine ({problem}); start one, e.g. local/start_docker.sh")
 
 
 @pytest.fixture(scope="session")

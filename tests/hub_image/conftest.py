@@ -18,7 +18,7 @@ import requests
 from traitlets.config import PyFileConfigLoader
 
 from local.identity_provider import Provider
-from tests.support import REQUEST_TIMEOUT, free_port, login, wait_for  # noqa: F401 (used by the tests)
+from tests.support import REQUEST_TIMEOUT, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "hub_image" / "jupyterhub_config.py"

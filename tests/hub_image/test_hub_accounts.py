@@ -10,8 +10,15 @@ import stat
 import pytest
 
 from hub_image.accounts import AccountError, ensure_account
+from tests.support import cannot_run
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chown to users' uids needs root")
+
+@pytest.fixture(autouse=True)
+def as_root():
+    """Changing owners to users' uids needs root, as in the container."""
+    if os.geteuid() != 0:
+        cannot_run("chown to users' uids needs root")
+
 
 # Like the base image: root, nobody, and a built-in user at uid 1000 (Ubuntu's "ubuntu").
 ACCOUNTS = """root:x:0:0:root:/root:/bin/bash

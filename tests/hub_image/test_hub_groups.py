@@ -5,7 +5,8 @@ The provider puts `cognito:groups` in the ID token and leaves it out of userinfo
 
 import pytest
 
-from tests.hub_image.conftest import get, login, start_hub
+from tests.hub_image.conftest import get, start_hub
+from tests.support import login
 
 GROUPS = "cognito:groups"
 

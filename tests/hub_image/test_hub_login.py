@@ -4,7 +4,8 @@ import html
 
 import pytest
 
-from tests.hub_image.conftest import START_TIMEOUT, get, login, start_hub, wait_for
+from tests.hub_image.conftest import START_TIMEOUT, get, start_hub
+from tests.support import login, wait_for
 
 
 @pytest.fixture(scope="module")

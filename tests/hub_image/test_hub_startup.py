@@ -6,15 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.hub_image.conftest import (
-    START_TIMEOUT,
-    free_port,
-    get,
-    hub_command,
-    hub_environment,
-    login,
-    start_hub,
-)
+from tests.hub_image.conftest import START_TIMEOUT, get, hub_command, hub_environment, start_hub
+from tests.support import free_port, login
 
 # Each case: the settings that break a valid environment, and the start of the one line it gives.
 BAD_STARTS = {
