@@ -1,8 +1,10 @@
 # JupyterHub with AWS Cognito login, for listed users and groups only, servers in this container.
 # Configured only through environment variables; a bad one stops the hub with one line.
+import ipaddress
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 from tornado import web
@@ -36,21 +38,41 @@ def name_list(name, clean):
         raise SystemExit(str(error)) from None
 
 
+def secure_url(name, value):
+    """Tokens and the client secret travel to these URLs: https://, or http:// on loopback only."""
+    url = urlsplit(value)
+    loopback = url.hostname == "localhost" or is_loopback_address(url.hostname)
+    if url.scheme == "https" and url.hostname or url.scheme == "http" and loopback:
+        return value
+    raise SystemExit(
+        f"{name}: must be an https:// URL (got {value!r}); http:// is only for loopback hosts"
+    )
+
+
+def is_loopback_address(host):
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 # Cognito's three endpoints follow from its domain; each can still be set on its own.
 cognito_domain = os.environ.get("COGNITO_DOMAIN", "").strip().rstrip("/")
-if cognito_domain and not cognito_domain.startswith(("https://", "http://")):
-    raise SystemExit(f"COGNITO_DOMAIN: must start with https:// (got {cognito_domain!r})")
+if cognito_domain:
+    secure_url("COGNITO_DOMAIN", cognito_domain)
 
 
 def endpoint(name, cognito_path):
     value = os.environ.get(name, "").strip()
-    if value or cognito_domain:
-        return value or cognito_domain + cognito_path
+    if value:
+        return secure_url(name, value)
+    if cognito_domain:
+        return cognito_domain + cognito_path
     raise SystemExit(f"{name}: is not set, nor COGNITO_DOMAIN to derive it from")
 
 
 # Login through the identity provider with oauthenticator's own OAuth 2.0 client.
-c.JupyterHub.authenticator_class = "generic-oauth"
+c.JupyterHub.authenticator_class = "hub_image.authenticator.CognitoAuthenticator"
 client_id = required("OAUTH_CLIENT_ID")
 c.GenericOAuthenticator.client_id = client_id
 c.GenericOAuthenticator.client_secret = required("OAUTH_CLIENT_SECRET")
@@ -93,16 +115,8 @@ except UserListError as error:
 c.Authenticator.admin_users = set(admin_users)
 c.Authenticator.allowed_users = set(allowed_users)
 c.Authenticator.allow_existing_users = False
-
-
-def admin_only_if_listed(authenticator, handler, auth_model):
-    """Admin comes from the lists (or admin groups) alone: one taken off loses it at next login."""
-    if auth_model["admin"] is None:
-        auth_model["admin"] = False
-    return auth_model
-
-
-c.Authenticator.post_auth_hook = admin_only_if_listed
+# Users in the database whom the lists no longer admit are removed at start (see authenticator.py).
+c.Authenticator.delete_invalid_users = True
 
 # Cognito's userInfo leaves groups out; its ID token has them, in this claim.
 groups_claim = os.environ.get("OAUTH_GROUPS_CLAIM", "").strip() or "cognito:groups"
@@ -135,6 +149,31 @@ if admin_groups or allowed_groups:
     c.GenericOAuthenticator.admin_groups = set(admin_groups)
     c.GenericOAuthenticator.allowed_groups = set(allowed_groups)
 
+
+def seconds(name, default):
+    """A number of seconds, more than zero, from the environment."""
+    value = os.environ.get(name, default).strip()
+    if not value.isdigit() or int(value) == 0:
+        raise SystemExit(f"{name}: must be seconds > 0 (got {value!r})")
+    return int(value)
+
+
+# Renewing tokens (and re-reading groups) needs the refresh token, kept encrypted with this key.
+if (admin_groups or allowed_groups) and not os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
+    raise SystemExit(
+        "JUPYTERHUB_CRYPT_KEY: is not set; with ADMIN_GROUPS or ALLOWED_GROUPS the hub keeps "
+        "refresh tokens to re-check group membership (make a key with: openssl rand -hex 32)"
+    )
+if os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
+    c.Authenticator.enable_auth_state = True
+    # Every this many seconds a user's tokens are renewed and a login's checks run again.
+    refresh_age = seconds("JUPYTERHUB_AUTH_REFRESH_AGE", "240")
+    c.Authenticator.auth_refresh_age = refresh_age
+    # A user who fails that check is refused on API tokens too, not only in the browser.
+    c.Authenticator.auth_refresh_strict = True
+    # Servers report to the hub each minute, which triggers the check for users only in JupyterLab.
+    c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(min(60, refresh_age))}
+
 # Each user's JupyterLab runs here as their own Unix account, home directory on /home.
 c.JupyterHub.spawner_class = "hub_image.spawner.AccountSpawner"
 c.Spawner.default_url = "/lab"
@@ -146,9 +185,7 @@ c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.db_url = os.environ.get("JUPYTERHUB_DB_URL", f"sqlite:///{data_dir}/jupyterhub.sqlite")
 
 # Idle servers are stopped, by a service that may do that and nothing more.
-cull_timeout = os.environ.get("JUPYTERHUB_CULL_IDLE_TIMEOUT", "3600").strip()
-if not cull_timeout.isdigit() or int(cull_timeout) == 0:
-    raise SystemExit(f"JUPYTERHUB_CULL_IDLE_TIMEOUT: must be seconds > 0 (got {cull_timeout!r})")
+cull_timeout = seconds("JUPYTERHUB_CULL_IDLE_TIMEOUT", "3600")
 culler_command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={cull_timeout}"]
 c.JupyterHub.services = [{"name": "idle-culler", "command": culler_command}]
 culler_scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]

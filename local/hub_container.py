@@ -42,6 +42,8 @@ class HubContainer:
         self.url = f"http://127.0.0.1:{self.port}"
         # A fresh client secret each run: it reaches the hub at run time only, never the image.
         self.client_secret = secrets.token_urlsafe(24)
+        # Encrypts users' refresh tokens; kept for this object's restarts, so they stay readable.
+        self.crypt_key = secrets.token_hex(32)
         self.name = None
 
     def start(self, ready_seconds: float = 120) -> float:
@@ -50,6 +52,7 @@ class HubContainer:
         env = {
             "OAUTH_CLIENT_ID": "serverless-hub-local",
             "OAUTH_CLIENT_SECRET": self.client_secret,
+            "JUPYTERHUB_CRYPT_KEY": self.crypt_key,
             "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
             "OAUTH_AUTHORIZE_URL": f"{self.provider_url}/oauth2/authorize",
             "OAUTH_TOKEN_URL": f"{self.provider_url}/oauth2/token",

@@ -2,6 +2,8 @@
 
 oidc-provider-mock issues ID and access tokens with the claims each user is given. As Cognito
 does, its userInfo answer here leaves out `cognito:groups`: only the tokens carry group membership.
+The code grant always answers with a refresh token; a refresh answer carries a new ID token with
+the user's claims (groups included) as they are at that moment, as Cognito's does.
 
     python -m local.identity_provider --port 9400 \
         --users '{"jane.doe@uni.nl": {"preferred_username": "jane.doe@uni.nl"}}'
@@ -37,11 +39,19 @@ class Provider:
 
 
 def cognito_like_app(users: dict[str, dict]):
-    """The mock provider's app, these users on its login page, and no groups in userInfo."""
+    """The mock provider's app with these users, answering as the module's docstring says."""
     import flask
-    from oidc_provider_mock import app
-    from oidc_provider_mock._storage import User
+    from authlib.oidc.core.grants.util import generate_id_token
+    from oidc_provider_mock import User, app
 
+    # Private: no public API for the signing algorithm, a scope's claims or the refresh grant.
+    from oidc_provider_mock._app import _JWS_ALG, RefreshTokenGrant, _user_claims_for_scope
+
+    # Private: the signing key, users and refresh tokens live only in the provider's storage.
+    from oidc_provider_mock._storage import storage
+
+    # Cognito takes the client's secret in the body too (oauthenticator's default), not only Basic.
+    RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     provider = app(user_claims=[User(sub=sub, claims=claims) for sub, claims in users.items()])
 
     @provider.after_request
@@ -50,6 +60,34 @@ def cognito_like_app(users: dict[str, dict]):
             claims = response.get_json()
             claims.pop(GROUPS_CLAIM, None)
             response.set_data(json.dumps(claims))
+        return response
+
+    @provider.after_request
+    def refresh_with_id_token(response):
+        form = flask.request.form
+        is_refresh = (
+            flask.request.path == "/oauth2/token" and form.get("grant_type") == "refresh_token"
+        )
+        if not is_refresh or response.status_code != 200:
+            return response
+        tokens = response.get_json()
+        # As in the code grant, only an `openid` scope gets an ID token.
+        if "openid" not in tokens.get("scope", "").split():
+            return response
+        refresh_token = storage.get_refresh_token(form["refresh_token"])
+        user = storage.get_user(refresh_token.user_id)
+        key = storage.jwk.as_dict(is_private=True)
+        tokens["id_token"] = generate_id_token(
+            tokens,
+            _user_claims_for_scope(user, tokens["scope"]),
+            key,
+            iss=flask.request.host_url.rstrip("/"),
+            aud=[refresh_token.client_id],
+            alg=_JWS_ALG,
+            exp=tokens["expires_in"],
+            kid=key["kid"],
+        )
+        response.set_data(json.dumps(tokens))
         return response
 
     return provider

@@ -165,7 +165,7 @@ def test_the_image_holds_no_secret(pushed, hub, registry):
     """Neither the OAuth client secret nor the registry password is in the image or its history."""
     history = docker("history", "--no-trunc", pushed.digest_ref)
     metadata = docker("image", "inspect", pushed.digest_ref)
-    for secret in (hub.client_secret, "OAUTH_CLIENT_SECRET", registry.password):
+    for secret in (hub.client_secret, hub.crypt_key, "OAUTH_CLIENT_SECRET", registry.password):
         assert secret not in history and secret not in metadata
 
 

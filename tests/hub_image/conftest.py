@@ -6,6 +6,7 @@ after the OAuth callback, so no user server (and no system account) is ever star
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 #   `make test` installs it (see CHP_VERSION in the Makefile)
 PROXY_BIN = REPO / ".venv" / "chp" / "node_modules" / ".bin"
 START_TIMEOUT = 60
+CRYPT_KEY = secrets.token_hex(32)
 STOP_TIMEOUT = 30
 
 
@@ -68,6 +70,8 @@ def hub_environment(provider: Provider, hub_url: str, data_dir: Path, **settings
         "ADMIN_USERS": "admin1",
         "ALLOWED_USERS": "alice",
         "JUPYTERHUB_DATA_DIR": str(data_dir),
+        # As on AWS: auth state (refresh tokens) kept, encrypted with this key.
+        "JUPYTERHUB_CRYPT_KEY": CRYPT_KEY,
     }
     env.update(settings)
     return {name: value for name, value in env.items() if value is not None}
@@ -93,6 +97,8 @@ CONFIG_VARIABLES = [
     "JUPYTERHUB_DATA_DIR",
     "JUPYTERHUB_DB_URL",
     "JUPYTERHUB_CULL_IDLE_TIMEOUT",
+    "JUPYTERHUB_CRYPT_KEY",
+    "JUPYTERHUB_AUTH_REFRESH_AGE",
 ]
 
 
@@ -159,5 +165,18 @@ def start_hub(provider: Provider, workdir: Path, port: int | None = None, **sett
     return hub
 
 
-def get(session: requests.Session, hub: Hub, path: str) -> requests.Response:
-    return session.get(f"{hub.url}{path}", allow_redirects=False, timeout=REQUEST_TIMEOUT)
+def get(session: requests.Session, hub: Hub, path: str, **kwargs) -> requests.Response:
+    return session.get(f"{hub.url}{path}", allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs)
+
+
+def api(session: requests.Session, hub: Hub, method: str, path: str) -> requests.Response:
+    """Call the hub's REST API as the browser's pages do: the session cookie and its XSRF token."""
+    get(session, hub, "/hub/home")
+    xsrf = next(cookie.value for cookie in session.cookies if cookie.name == "_xsrf")
+    return session.request(
+        method,
+        f"{hub.url}/hub/api{path}",
+        headers={"X-XSRFToken": xsrf},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )

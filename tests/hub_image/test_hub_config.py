@@ -174,3 +174,32 @@ def test_groups_claim_can_be_renamed(load_config):
     groups_of = config.GenericOAuthenticator.auth_state_groups_key
     token = id_token({"groups": ["students"], "cognito:groups": ["hub-admins"]})
     assert groups_of({"id_token": token}) == {"students"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9400", "http://127.8.9.10", "http://localhost:9400", "http://[::1]:9400"],
+)
+def test_plain_http_is_accepted_on_loopback_only(load_config, url):
+    oauth = load_config(COGNITO_DOMAIN=url, **NO_ENDPOINTS).GenericOAuthenticator
+    assert oauth.token_url == f"{url}/oauth2/token"
+
+
+def test_with_a_crypt_key_tokens_are_renewed_and_checked(load_config):
+    config = load_config(ALLOWED_GROUPS="students", JUPYTERHUB_AUTH_REFRESH_AGE="90")
+    assert config.JupyterHub.authenticator_class == "hub_image.authenticator.CognitoAuthenticator"
+    assert config.Authenticator.enable_auth_state is True
+    assert config.Authenticator.auth_refresh_age == 90
+    assert config.Authenticator.auth_refresh_strict is True
+    assert config.Authenticator.delete_invalid_users is True
+    assert config.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "60"}
+
+
+def test_refresh_age_defaults_to_four_minutes(load_config):
+    assert load_config().Authenticator.auth_refresh_age == 240
+
+
+def test_without_a_crypt_key_and_groups_no_auth_state_is_kept(load_config):
+    config = load_config(JUPYTERHUB_CRYPT_KEY=None)
+    assert "enable_auth_state" not in config.Authenticator
+    assert config.Authenticator.delete_invalid_users is True

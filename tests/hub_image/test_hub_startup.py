@@ -29,7 +29,33 @@ BAD_STARTS = {
     ),
     "cognito domain without scheme": (
         {"COGNITO_DOMAIN": "myhub.auth.eu-west-1.amazoncognito.com"},
-        "COGNITO_DOMAIN: must start with https:// (got 'myhub.auth.eu-west-1.amazoncognito.com')",
+        "COGNITO_DOMAIN: must be an https:// URL (got 'myhub.auth.eu-west-1.amazoncognito.com'); "
+        "http:// is only for loopback hosts",
+    ),
+    "cognito domain over plain http": (
+        {"COGNITO_DOMAIN": "http://myhub.auth.eu-west-1.amazoncognito.com"},
+        "COGNITO_DOMAIN: must be an https:// URL (got 'http://myhub.auth",
+    ),
+    "authorize url over plain http": (
+        {"OAUTH_AUTHORIZE_URL": "http://idp.example/oauth2/authorize"},
+        "OAUTH_AUTHORIZE_URL: must be an https:// URL (got 'http://idp.example/oauth2/authorize')",
+    ),
+    "token url over plain http to a private address": (
+        {"OAUTH_TOKEN_URL": "http://10.0.0.5/oauth2/token"},
+        "OAUTH_TOKEN_URL: must be an https:// URL (got 'http://10.0.0.5/oauth2/token')",
+    ),
+    "userdata url over plain http to a name that starts like loopback": (
+        {"OAUTH_USERDATA_URL": "http://127.0.0.1.example.org/userinfo"},
+        "OAUTH_USERDATA_URL: must be an https:// URL (got 'http://127.0.0.1.example.org/userinfo')",
+    ),
+    "groups without a crypt key": (
+        {"ALLOWED_GROUPS": "students", "JUPYTERHUB_CRYPT_KEY": None},
+        "JUPYTERHUB_CRYPT_KEY: is not set; with ADMIN_GROUPS or ALLOWED_GROUPS the hub keeps "
+        "refresh tokens",
+    ),
+    "refresh age not seconds": (
+        {"JUPYTERHUB_AUTH_REFRESH_AGE": "5m"},
+        "JUPYTERHUB_AUTH_REFRESH_AGE: must be seconds > 0 (got '5m')",
     ),
     "admin list not json": (
         {"ADMIN_USERS": '["admin1"'},
@@ -73,7 +99,13 @@ BAD_STARTS = {
 
 
 # Each start spends ~5 s of CPU importing JupyterHub: these run the real hub, the rest in-process.
-LIVE_BAD_STARTS = ["no client id", "admin list not json", "no admin"]
+LIVE_BAD_STARTS = [
+    "no client id",
+    "admin list not json",
+    "no admin",
+    "token url over plain http to a private address",
+    "groups without a crypt key",
+]
 
 
 @pytest.mark.parametrize("case", BAD_STARTS)

@@ -1,0 +1,118 @@
+"""The hub's login: Cognito through oauthenticator, with the rules that keep each user who they are.
+
+- A hub username belongs to the identity (`sub`) that first logged in with it, because users can
+  edit `preferred_username` in Cognito unless the app client forbids it.
+- The lists decide, at every start: a user already in the hub's database whom they no longer admit
+  is removed (JupyterHub's own `delete_invalid_users`), ending their sessions, tokens and servers.
+- With auth state kept (JUPYTERHUB_CRYPT_KEY), each user's tokens are renewed every
+  `auth_refresh_age` seconds and a login's checks run again, so leaving a Cognito group bites.
+"""
+
+from jupyterhub.utils import utcnow
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+
+
+class CognitoAuthenticator(GenericOAuthenticator):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Users created before this moment came from an earlier start: the lists must admit them.
+        self.started = utcnow(with_tz=False)
+
+    def admits(self, username: str, groups: list[str]) -> bool:
+        """Whether the lists (or the allowed and admin groups) let this user in."""
+        if username in self.admin_users or username in self.allowed_users:
+            return True
+        return self.manage_groups and bool(set(groups) & (self.allowed_groups | self.admin_groups))
+
+    def add_user(self, user):
+        """At start, called for every user in the database: one the lists no longer admit goes."""
+        super().add_user(user)
+        earlier = (user.created or self.started) < self.started
+        if earlier and not self.admits(user.name, [group.name for group in user.groups]):
+            self.log.warning("Removing %s: no longer in the hub's lists or groups", user.name)
+            raise ValueError(f"{user.name} is no longer in the hub's lists or groups")
+
+    def delete_user(self, user):
+        """Deleting a user on the admin page frees the name and its binding; the lists stay.
+
+        JupyterHub's default would also drop the name from allowed_users until the next start.
+        """
+
+    async def run_post_auth_hook(self, handler, auth_model):
+        """After a login passed the lists: tie the name to its identity; admin from the lists."""
+        auth_model = await super().run_post_auth_hook(handler, auth_model)
+        self.bind_identity(handler.find_user(auth_model["name"]), auth_model)
+        return admin_only_if_listed(auth_model)
+
+    def bind_identity(self, user, auth_model) -> None:
+        """Refuse a login whose `sub` differs from the one this username is bound to; else bind."""
+        name = auth_model["name"]
+        user_info = auth_model["auth_state"].get(self.user_auth_state_key) or {}
+        sub = user_info.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise web.HTTPError(
+                403,
+                f"{self.login_service} sent no 'sub' for {name!r}; the hub cannot tell who it is",
+            )
+        bound = ((user.user_info if user else None) or {}).get("sub")
+        if bound not in (None, sub):
+            raise web.HTTPError(
+                403,
+                f"The hub username {name!r} is already bound to another {self.login_service} "
+                f"account. An admin can release it by deleting the user {name!r} on the hub's "
+                "admin page.",
+            )
+        # Kept in the user's record (user_info), so deleting the user releases the name.
+        auth_model["user_info"] = {"sub": sub}
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        """Every auth_refresh_age: new tokens from the refresh token, then a login's checks again.
+
+        oauthenticator's own refresh_user keeps an access token while it is valid, and with it the
+        ID token's old `cognito:groups`; this always renews them (Cognito answers a refresh with a
+        new ID token) and, unlike it, also runs check_allowed.
+        """
+        if not self.enable_auth_state:
+            return True
+        auth_state = await user.get_auth_state() or {}
+        refresh_token = auth_state.get("refresh_token")
+        if not refresh_token:
+            self.log.info("No refresh token for %s: they must log in again", user.name)
+            return False
+        try:
+            params = self.build_refresh_token_request_params(refresh_token)
+            token_info = await self.get_token_info(handler, params)
+            token_info["refresh_token"] = token_info.get("refresh_token") or refresh_token
+            auth_model = await self._token_to_auth_model(token_info)
+        except Exception as error:
+            # Cognito unreachable or the refresh token refused: a new login decides, servers stay.
+            self.log.warning("Could not renew %s's tokens: %s", user.name, error)
+            return False
+        try:
+            if auth_model["name"] != user.name:
+                raise web.HTTPError(403, f"their username is now {auth_model['name']!r}")
+            self.bind_identity(user, auth_model)
+            if not await self.check_allowed(user.name, auth_model):
+                raise web.HTTPError(403, "no longer in the hub's lists or groups")
+        except web.HTTPError as refusal:
+            self.log.warning("Refusing %s at refresh: %s", user.name, refusal.log_message)
+            await stop_servers(user, handler)
+            return False
+        return admin_only_if_listed(auth_model)
+
+
+def admin_only_if_listed(auth_model: dict) -> dict:
+    """Admin comes from the lists (or admin groups) alone: one taken off loses it next time."""
+    if auth_model["admin"] is None:
+        auth_model["admin"] = False
+    return auth_model
+
+
+async def stop_servers(user, handler) -> None:
+    """Stop a refused user's running servers, as the hub's own stop button does."""
+    if handler is None:
+        return
+    for name, spawner in list(user.spawners.items()):
+        if spawner.active:
+            await handler.stop_single_user(user, name)
