@@ -1,5 +1,6 @@
 """Each user's JupyterLab runs in this container, as that user's own Unix account."""
 
+import asyncio
 import pwd
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -13,7 +14,8 @@ class AccountSpawner(LocalProcessSpawner):
 
     async def start(self):
         # Accounts are made here, not at login: /etc/passwd is lost with every new container.
-        ensure_account(self.user.name)
+        # In a worker thread: useradd and the scan of /home must not stall the hub's event loop.
+        await asyncio.to_thread(ensure_account, self.user.name)
         return await super().start()
 
     def make_preexec_fn(self, name):

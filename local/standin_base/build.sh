@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
 # Build, from Debian packages, a stand-in for the official JupyterHub image (which cannot be pulled here).
 # Usage: local/standin_base/build.sh [IMAGE_NAME]
-#   default serverless-hub-standin-base:bookworm; does nothing if that image exists.
+#   default serverless-hub-standin-base:bookworm. The root file system is made once; step 2 always
+#   runs, and its build cache makes it instant unless the Dockerfile changed.
 set -euo pipefail
 
 image=${1:-serverless-hub-standin-base:bookworm}
 rootfs_image=${ROOTFS_IMAGE:-serverless-hub-standin-rootfs:bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 here=$(cd "$(dirname "$0")" && pwd)
-
-if docker image inspect "$image" >/dev/null 2>&1; then
-    echo "standin_base: $image already exists; nothing to do (docker rmi it to rebuild)."
-    exit 0
-fi
 
 # Step 1: a minimal Debian root file system as an image, since no base image can be pulled.
 if docker image inspect "$rootfs_image" >/dev/null 2>&1; then

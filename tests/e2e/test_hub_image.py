@@ -4,11 +4,15 @@ Only AWS's API is replaced (by the program's mocks); the engine, registry, ident
 and JupyterLab servers are real. The tests run in order and share one image, hub and volumes.
 """
 
+import html
+import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
@@ -31,9 +35,11 @@ EMAIL_USER = "jane.doe@uni.nl"
 STRANGER = "mallory@example.org"
 # Let in by Cognito group membership, not by name.
 GROUP_MEMBER = "group.member@uni.nl"
+# Listed, but the base image already has an account of that name (uid 1000, as in Ubuntu).
+IMAGE_ACCOUNT = "ubuntu"
 STACK = {
     "adminUsers": [ADMIN],
-    "allowedUsers": [EMAIL_USER, STUDENT],
+    "allowedUsers": [EMAIL_USER, STUDENT, IMAGE_ACCOUNT],
     "allowedGroups": ["students"],
 }
 SERVER_START_SECONDS = 120
@@ -79,7 +85,7 @@ def volumes(docker_engine):
 
 @pytest.fixture(scope="module")
 def hub(pushed, provider, volumes, docker_config):
-    for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER):
+    for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER, IMAGE_ACCOUNT):
         provider.add_user(name, preferred_username=name)
     provider.add_user(
         GROUP_MEMBER, preferred_username=GROUP_MEMBER, **{"cognito:groups": ["students"]}
@@ -201,19 +207,91 @@ def test_notebooks_land_in_private_homes(hub):
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
 
 
-def test_a_new_container_on_the_same_volumes_keeps_everything(hub):
+def test_an_account_the_image_has_is_not_handed_out(hub):
+    session, callback = login(hub, IMAGE_ACCOUNT)
+    assert callback.status_code == 302, callback.text
+    session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
+    pending = f"{hub.url}/hub/spawn-pending/{IMAGE_ACCOUNT}"
+
+    def refused():
+        page = html.unescape(session.get(pending, timeout=REQUEST_TIMEOUT).text)
+        return "Spawn failed" in page and "Unix account 'ubuntu'" in page
+
+    wait_for(refused, SERVER_START_SECONDS, f"the spawn page at {pending} to show the refusal")
+    # The image's own account is untouched: still uid 1000, nothing of the hub's in its home.
+    assert uid_of(hub, IMAGE_ACCOUNT) == 1000
+
+
+def test_the_hub_runs_under_an_init_that_reaps_orphans(hub):
+    assert hub.run("cat", "/proc/1/comm").stdout.strip() == "tini"
+    # A process whose parent exits is handed to PID 1, as a kernel's children are.
+    orphan = hub.run("sh", "-c", "sleep 0.5 & echo $!")
+    pid = orphan.stdout.strip()
+    assert pid.isdigit(), orphan.stderr
+    # A zombie keeps its /proc entry until its parent (now PID 1) reaps it.
+    wait_for(
+        lambda: hub.run("test", "-e", f"/proc/{pid}").returncode != 0,
+        30,
+        f"PID 1 to reap the finished orphan {pid}",
+    )
+
+
+def test_a_new_container_on_the_same_volumes_keeps_everything(hub, provider):
     hub.stop()
     with stage("restart hub container"):
         hub.start()
     # The login session survives: the cookie secret and database are on the data volume.
     home = SESSIONS[STUDENT].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
     assert home.status_code == 200, "the restart logged the student out"
-    # Accounts come back in the opposite order, each with the uid that owns its files.
+    # So does each name's binding to its identity: another account with the name is refused.
+    provider.add_user("impostor", preferred_username=EMAIL_USER)
+    _, impostor = login(hub, "impostor")
+    assert impostor.status_code == 403
+    # Both servers start at once; accounts come back, each with the uid that owns its files.
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda name: start_server(hub, SESSIONS[name], name), (STUDENT, EMAIL_USER)))
     for username in (STUDENT, EMAIL_USER):
-        start_server(hub, SESSIONS[username], username)
         assert uid_of(hub, ACCOUNTS[username]) == OWNERS[username]
         assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == OWNERS[username]
         assert owner_and_mode(hub, HOMES[username]) == (OWNERS[username], "700")
+    assert not re.search(r"\] 5\d\d [A-Z]+ ", hub.logs()), "the hub answered a request with 5xx"
+
+
+def test_someone_taken_off_the_list_is_out_at_the_next_start(hub):
+    student = SESSIONS[STUDENT]
+    student.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
+    xsrf = next(cookie.value for cookie in student.cookies if cookie.name == "_xsrf")
+    made = student.post(
+        f"{hub.url}/hub/api/users/{STUDENT}/tokens",
+        headers={"X-XSRFToken": xsrf},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert made.status_code == 201, made.text
+    token = {"Authorization": f"token {made.json()['token']}"}
+    assert requests.get(f"{hub.url}/hub/api/user", headers=token, timeout=10).ok
+    hub.stop()
+    # The operator takes the student off allowedUsers; the deployment runs the new list.
+    remaining = [name for name in STACK["allowedUsers"] if name != STUDENT]
+    hub.extra_env["ALLOWED_USERS"] = json.dumps(remaining)
+    with stage("restart hub container without the student"):
+        hub.start()
+    home = SESSIONS[EMAIL_USER].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
+    assert home.status_code == 200, "a listed user was logged out"
+    kept_out = student.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
+    assert kept_out.status_code == 302 and "/hub/login" in kept_out.headers["location"]
+    assert requests.get(f"{hub.url}/hub/api/user", headers=token, timeout=10).status_code == 403
+    # The student's record and server are gone: the admin's API no longer knows them.
+    admin = SESSIONS[ADMIN]
+    admin.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
+    xsrf = next(cookie.value for cookie in admin.cookies if cookie.name == "_xsrf")
+    record = admin.get(
+        f"{hub.url}/hub/api/users/{STUDENT}", headers={"X-XSRFToken": xsrf}, timeout=10
+    )
+    assert record.status_code == 404, record.text
+    server = student.get(f"{hub.url}/user/{STUDENT}/lab", allow_redirects=False, timeout=10)
+    assert server.status_code == 302 and "/hub/" in server.headers["location"]
+    # Their files stay on /home, for an operator to keep or delete.
+    assert owner_and_mode(hub, f"{HOMES[STUDENT]}/e2e.ipynb")[0] == OWNERS[STUDENT]
 
 
 def test_a_users_only_change_uploads_no_layer(pushed, registry, base_image, docker_config):

@@ -4,12 +4,15 @@ useradd and groupadd run with --prefix pointed at a temporary etc/; the host's a
 never touched. Changing owners needs root, as in the container.
 """
 
+import multiprocessing
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hub_image.accounts import AccountError, ensure_account
+from hub_image.accounts import HUB_ACCOUNT_MARK, AccountError, ensure_account
 from tests.support import cannot_run
 
 
@@ -20,12 +23,17 @@ def as_root():
         cannot_run("chown to users' uids needs root")
 
 
-# Like the base image: root, nobody, and a built-in user at uid 1000 (Ubuntu's "ubuntu").
+# Like the base image: root, daemon, nobody, and a built-in user at uid 1000 (Ubuntu's "ubuntu").
 ACCOUNTS = """root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 """
-GROUPS = "root:x:0:\nubuntu:x:1000:\nnogroup:x:65534:\n"
+GROUPS = "root:x:0:\ndaemon:x:1:\nusers:x:100:\nubuntu:x:1000:\nnogroup:x:65534:\n"
+# Rounds of each race: enough for threads or processes started together to overlap.
+ROUNDS = 20
+# Seconds a racing process may take before the test gives up on it.
+PROCESS_TIMEOUT = 30
 
 
 def new_container(path):
@@ -46,6 +54,10 @@ def home(tmp_path):
     return home
 
 
+def etc_files(system):
+    return {name: (system / "etc" / name).read_text() for name in ("passwd", "group")}
+
+
 def account_lines(system, name):
     lines = (system / "etc" / "passwd").read_text().splitlines()
     return [line for line in lines if line.startswith(f"{name}:")]
@@ -60,7 +72,7 @@ def test_new_user_gets_an_account_and_a_private_home(tmp_path, home):
     info = account.home.stat()
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1001, 1001, 0o700)
     assert account_lines(tmp_path / "c1", "jane_doe_uni_nl") == [
-        f"jane_doe_uni_nl:x:1001:1001::{account.home}:/bin/bash"
+        f"jane_doe_uni_nl:x:1001:1001:{HUB_ACCOUNT_MARK}:{account.home}:/bin/bash"
     ]
     assert "jane_doe_uni_nl:x:1001:" in (tmp_path / "c1" / "etc" / "group").read_text()
     records = home / ".hub-owners"
@@ -69,11 +81,13 @@ def test_new_user_gets_an_account_and_a_private_home(tmp_path, home):
 
 
 def test_ensuring_twice_changes_nothing(tmp_path, home):
+    """The second call is a restarted hub in the same container: the hub's own account is reused."""
     system = new_container(tmp_path / "c1")
     first = ensure_account("alice", home_root=str(home), system_root=system)
     (first.home / "notebook.ipynb").write_text("{}")
+    before = etc_files(tmp_path / "c1")
     assert ensure_account("alice", home_root=str(home), system_root=system) == first
-    assert len(account_lines(tmp_path / "c1", "alice")) == 1
+    assert etc_files(tmp_path / "c1") == before
     assert (first.home / "notebook.ipynb").read_text() == "{}"
 
 
@@ -98,7 +112,7 @@ def test_second_name_for_the_same_home_is_refused(tmp_path, home):
     assert refusal.value.jupyterhub_message == message  # what the spawn-failed page shows
     # Both names have the Unix account a_b: it stays a.b's, no second one is made.
     assert account_lines(tmp_path / "c1", "a_b") == [
-        f"a_b:x:{first.uid}:{first.uid}::{first.home}:/bin/bash"
+        f"a_b:x:{first.uid}:{first.uid}:{HUB_ACCOUNT_MARK}:{first.home}:/bin/bash"
     ]
 
 
@@ -139,7 +153,7 @@ def test_home_is_made_private_again(tmp_path, home):
     assert stat.S_IMODE(account.home.stat().st_mode) == 0o700
 
 
-@pytest.mark.parametrize("name", ["root", "ubuntu_x", "nobody"])
+@pytest.mark.parametrize("name", ["root", "daemon", "ubuntu_x", "nobody"])
 def test_system_accounts_and_foreign_homes_are_refused(tmp_path, home, name):
     system = new_container(tmp_path / "c1")
     if name == "ubuntu_x":  # a home owned by the image's own user is not a hub user's
@@ -147,7 +161,125 @@ def test_system_accounts_and_foreign_homes_are_refused(tmp_path, home, name):
         os.chown(home / name, 1000, 1000)
     with pytest.raises(AccountError):
         ensure_account(name, home_root=str(home), system_root=system)
-    assert (tmp_path / "c1" / "etc" / "passwd").read_text() == ACCOUNTS
+    assert etc_files(tmp_path / "c1") == {"passwd": ACCOUNTS, "group": GROUPS}
+    assert not (home / ".hub-owners" / name).exists()
+
+
+def test_the_images_own_user_is_refused_even_with_its_home(tmp_path, home):
+    """The base image's ubuntu (uid 1000) has /home/ubuntu: hub user 'ubuntu' must not get it."""
+    system = new_container(tmp_path / "c1")
+    passwd = tmp_path / "c1" / "etc" / "passwd"
+    passwd.write_text(ACCOUNTS.replace("/home/ubuntu", str(home / "ubuntu")))
+    (home / "ubuntu").mkdir()
+    os.chown(home / "ubuntu", 1000, 1000)
+    before = etc_files(tmp_path / "c1")
+    with pytest.raises(AccountError) as refusal:
+        ensure_account("ubuntu", home_root=str(home), system_root=system)
+    assert str(refusal.value) == (
+        "hub user 'ubuntu' cannot have the Unix account 'ubuntu': it belongs to the image/system "
+        "(uid 1000), not to a hub user; an administrator must give this hub user another name"
+    )
+    assert etc_files(tmp_path / "c1") == before
+    assert os.listdir(home) == ["ubuntu"]  # no owners record either
+
+
+def test_an_account_the_hub_did_not_make_is_refused_whatever_its_uid_and_home(tmp_path, home):
+    system = new_container(tmp_path / "c1")
+    with open(tmp_path / "c1" / "etc" / "passwd", "a") as passwd:
+        passwd.write(f"alice:x:1001:1001::{home / 'alice'}:/bin/bash\n")  # no mark
+    with open(tmp_path / "c1" / "etc" / "group", "a") as group:
+        group.write("alice:x:1001:\n")
+    with pytest.raises(AccountError, match="Unix account 'alice': it belongs to the image"):
+        ensure_account("alice", home_root=str(home), system_root=system)
+
+
+def test_a_group_of_the_image_is_refused_and_nothing_is_made(tmp_path, home):
+    system = new_container(tmp_path / "c1")
+    with pytest.raises(AccountError) as refusal:
+        ensure_account("users", home_root=str(home), system_root=system)
+    assert str(refusal.value) == (
+        "hub user 'users' cannot have the Unix group 'users': it belongs to the image/system "
+        "(gid 100), not to a hub user; an administrator must give this hub user another name"
+    )
+    assert etc_files(tmp_path / "c1") == {"passwd": ACCOUNTS, "group": GROUPS}
+    assert os.listdir(home) == []
+
+
+def test_a_failed_useradd_leaves_no_group_behind(tmp_path, home):
+    system = new_container(tmp_path / "c1")
+    backup = tmp_path / "c1" / "etc" / "passwd-"
+    backup.mkdir()  # useradd cannot write its backup of passwd; groupadd never writes it
+    with pytest.raises(AccountError, match="useradd alice failed"):
+        ensure_account("alice", home_root=str(home), system_root=system)
+    assert etc_files(tmp_path / "c1") == {"passwd": ACCOUNTS, "group": GROUPS}
+    backup.rmdir()
+    assert ensure_account("alice", home_root=str(home), system_root=system).uid == 1001
+
+
+def at_once(usernames, home, system):
+    """ensure_account for each user, in threads released together: its account or its exception."""
+    start = threading.Barrier(len(usernames))
+
+    def ensure(username):
+        start.wait()
+        try:
+            return ensure_account(username, str(home), system)
+        except Exception as error:
+            return error
+
+    with ThreadPoolExecutor(len(usernames)) as pool:
+        return list(pool.map(ensure, usernames))
+
+
+def test_many_users_at_once_get_distinct_uids(tmp_path, home):
+    for round_ in range(ROUNDS):
+        system = new_container(tmp_path / f"c{round_}")
+        names = [f"user{round_}-{n}" for n in range(8)]
+        made = at_once(names, home, system)
+        assert all(not isinstance(account, Exception) for account in made), made
+        assert len({account.uid for account in made}) == len(names)
+
+
+def outcome(result):
+    return type(result).__name__ if isinstance(result, Exception) else "Account"
+
+
+def test_one_home_claimed_by_two_threads_at_once_goes_to_one(tmp_path, home):
+    for round_ in range(ROUNDS):
+        system = new_container(tmp_path / f"c{round_}")
+        names = (f"r{round_}.b", f"r{round_}_b")  # both map to the home r{round_}_b
+        made = at_once(names, home, system)
+        assert sorted(map(outcome, made)) == ["Account", "AccountError"], made
+
+
+def claim_in_a_process(name, home, system, start, results):
+    start.wait()
+    try:
+        ensure_account(name, home, system)
+        results.put("Account")
+    except Exception as error:
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_one_home_claimed_by_two_processes_at_once_goes_to_one(tmp_path, home):
+    """Two processes (as in two hubs on one /home) do not share the lock: the record decides."""
+    processes = multiprocessing.get_context("fork")
+    for round_ in range(ROUNDS):
+        names = (f"r{round_}.b", f"r{round_}_b")
+        start, results = processes.Barrier(2), processes.Queue()
+        systems = [new_container(tmp_path / f"c{round_}-{name}") for name in names]
+        racers = [
+            processes.Process(
+                target=claim_in_a_process, args=(name, str(home), system, start, results)
+            )
+            for name, system in zip(names, systems, strict=True)
+        ]
+        for racer in racers:
+            racer.start()
+        outcomes = sorted(results.get(timeout=PROCESS_TIMEOUT) for _ in racers)
+        for racer in racers:
+            racer.join(PROCESS_TIMEOUT)
+        assert outcomes[0] == "Account" and outcomes[1].startswith("AccountError: "), outcomes
 
 
 def test_invalid_hub_username_is_refused(tmp_path, home):

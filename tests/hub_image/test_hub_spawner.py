@@ -1,14 +1,20 @@
 """AccountSpawner: the hub name stays, the Unix account name is used wherever the OS needs it."""
 
 import asyncio
+import os
 import pwd
+import threading
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
+from jupyterhub.spawner import LocalProcessSpawner
 
 from hub_image import spawner as spawner_module
-from hub_image.accounts import AccountError
+from hub_image.accounts import AccountError, ensure_account
 from hub_image.spawner import AccountSpawner
+from tests.hub_image.test_hub_accounts import new_container
+from tests.support import cannot_run
 
 JANE = pwd.struct_passwd(
     ("jane_doe_uni_nl", "x", 1001, 1001, "", "/home/jane_doe_uni_nl", "/bin/bash")
@@ -45,10 +51,35 @@ def test_start_makes_the_account_first_and_fails_with_its_message(spawner, monke
     made = []
 
     def refuse(username):
-        made.append(username)
+        made.append((username, threading.get_ident()))
         raise AccountError("hub user 'a_b' cannot have the home directory /home/a_b")
 
     monkeypatch.setattr(spawner_module, "ensure_account", refuse)
     with pytest.raises(AccountError, match="cannot have the home directory"):
-        asyncio.run(spawner.start())
-    assert made == ["jane.doe@uni.nl"]
+        asyncio.run(spawner.start())  # the event loop runs in this thread
+    [(username, thread)] = made
+    assert username == "jane.doe@uni.nl"
+    assert thread != threading.get_ident(), "useradd would stall the hub's event loop"
+
+
+def test_spawns_at_once_get_distinct_accounts(monkeypatch, tmp_path):
+    """Starts gathered on one loop make their accounts one at a time: no uid is handed out twice."""
+    if os.geteuid() != 0:
+        cannot_run("chown to users' uids needs root")
+    home = tmp_path / "home"
+    home.mkdir()
+    made = partial(ensure_account, home_root=str(home), system_root=new_container(tmp_path))
+    monkeypatch.setattr(spawner_module, "ensure_account", made)
+
+    async def started(spawner):
+        return ("127.0.0.1", 8888)
+
+    monkeypatch.setattr(LocalProcessSpawner, "start", started)
+    spawners = [AccountSpawner(user=SimpleNamespace(name=f"user{n}")) for n in range(8)]
+
+    async def start_all():
+        return await asyncio.gather(*(spawner.start() for spawner in spawners))
+
+    assert asyncio.run(start_all()) == [("127.0.0.1", 8888)] * len(spawners)
+    uids = {(home / f"user{n}").stat().st_uid for n in range(len(spawners))}
+    assert len(uids) == len(spawners)
