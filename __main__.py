@@ -75,6 +75,7 @@ build = {
     },
 }
 # The tag digests the sources and these settings: the image is rebuilt only under a new tag.
+image_tag.give_sources_their_git_modes(PROJECT_ROOT)
 tag = image_tag.tag_for(PROJECT_ROOT, build)
 image = docker.Image(
     "hub",

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 # The folders in the build context: .dockerignore lets in exactly these (a test checks it).
@@ -28,25 +29,54 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def source_files(project_root: Path) -> list[dict]:
-    """Every file the build context holds, with its path, permission bits and content digest."""
-    entries = []
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every file and link under `folder`, in name order; linked folders are not entered."""
+    for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+        if _is_ignored(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        else:
+            yield Path(entry.path)
+
+
+def _git_mode(path: Path, project_root: Path) -> int:
+    """The mode git records for a source file: 0o755 if its owner may run it, else 0o644."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        # pulumi-docker hashes a link's absolute target: each checkout would rebuild under one tag.
+        raise ValueError(
+            f"{path.relative_to(project_root)} is a symbolic link; the hub image's sources must "
+            "be plain files (copy the file it points to in its place)"
+        )
+    return 0o755 if mode & stat.S_IXUSR else 0o644
+
+
+def give_sources_their_git_modes(project_root: Path) -> None:
+    """Set each source file's permission bits to what git records, whatever the checkout's umask.
+
+    The docker provider hashes the full bits: so every checkout of a commit builds the same image.
+    """
+    project_root = Path(project_root).resolve()
     for source in IMAGE_SOURCES:
-        for folder, dirs, files in os.walk(project_root / source):
-            dirs[:] = sorted(d for d in dirs if not _is_ignored(d))
-            for name in sorted(f for f in files if not _is_ignored(f)):
-                path = Path(folder, name)
-                mode = path.lstat().st_mode
-                # A symlink is copied as a link: what it points to is its content.
-                content = os.readlink(path).encode() if stat.S_ISLNK(mode) else path.read_bytes()
-                entries.append(
-                    {
-                        "path": path.relative_to(project_root).as_posix(),
-                        "mode": stat.S_IMODE(mode),
-                        "sha256": _sha256(content),
-                    }
-                )
-    return entries
+        for path in _walk(project_root / source):
+            mode = _git_mode(path, project_root)
+            if stat.S_IMODE(path.lstat().st_mode) != mode:
+                path.chmod(mode)
+
+
+def source_files(project_root: Path) -> list[dict]:
+    """Every file in the build context: its path, mode as git records it, and content digest."""
+    project_root = Path(project_root).resolve()
+    return [
+        {
+            "path": path.relative_to(project_root).as_posix(),
+            "mode": f"{_git_mode(path, project_root):o}",
+            "sha256": _sha256(path.read_bytes()),
+        }
+        for source in IMAGE_SOURCES
+        for path in _walk(project_root / source)
+    ]
 
 
 def tag_for(project_root: Path, build: dict) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from local.docker_cli import docker, engine_problem, inspect_image
+from local.docker_cli import buildkit_builder, docker, engine_problem, inspect_image
 from local.hub_container import HubContainer, free_port
 from local.identity_provider import running_provider
 from local.image import build, push
@@ -372,7 +372,8 @@ def machine(base_image: str) -> str:
     base_id = inspect_image(base_image)["Id"].removeprefix("sha256:")[:12]
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory / 2**30:.0f} GiB, Linux {platform.release()}, "
-        f"Docker engine {engine} (classic builder), base image `{base_image}` ({base_id})"
+        f"Docker engine {engine} (BuildKit: `{buildkit_builder()}`), "
+        f"base image `{base_image}` ({base_id})"
     )
 
 

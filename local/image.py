@@ -1,14 +1,15 @@
 """Build and push the hub image exactly as the program declares it, with the docker CLI.
 
 The program (run under mocks by local/program.py) is the one source of the build settings;
-only BASE_IMAGE is added, for machines that build FROM the stand-in base.
+only BASE_IMAGE is added, for machines that build FROM the stand-in base. Builds use BuildKit,
+as pulumi-docker's `docker.Image` does.
 """
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.docker_cli import docker, inspect_image
+from local.docker_cli import buildkit_build, docker, inspect_image
 from local.program import IMAGE, Declared
 
 
@@ -20,16 +21,16 @@ class Pushed:
 
 
 def build(declared: Declared, base_image: str | None = None, name: str | None = None) -> str:
-    """docker build with the declared context, Dockerfile, platform and build arguments."""
+    """A BuildKit build with the declared context, Dockerfile, platform and build arguments."""
     inputs = declared.resource(IMAGE).inputs
     settings = inputs["build"]
     name = name or inputs["imageName"]
     args = dict(settings["args"], **({"BASE_IMAGE": base_image} if base_image else {}))
-    command = ["build", "--platform", settings["platform"]]
+    command = ["--platform", settings["platform"]]
     command += ["--file", str(declared.path(settings["dockerfile"])), "--tag", name]
     for arg, value in args.items():
         command += ["--build-arg", f"{arg}={value}"]
-    docker(*command, str(declared.path(settings["context"])))
+    buildkit_build(*command, str(declared.path(settings["context"])))
     return name
 
 
@@ -42,6 +43,10 @@ def push(declared: Declared, docker_config: Path) -> Pushed:
         "login", "--username", registry["username"], "--password-stdin", registry["server"],
         env=env, input=registry["password"],
     )  # fmt: skip
-    docker("push", inputs["imageName"], env=env)
-    image = inspect_image(inputs["imageName"])
-    return Pushed(inputs["imageName"], image["RepoDigests"][0], image["Id"])
+    name = inputs["imageName"]
+    docker("push", name, env=env)
+    image = inspect_image(name)
+    # An identical rebuild is the same image, which other runs may have pushed elsewhere too.
+    repository = name.rsplit(":", 1)[0]
+    digest_ref = next(ref for ref in image["RepoDigests"] if ref.startswith(f"{repository}@"))
+    return Pushed(name, digest_ref, image["Id"])

@@ -2,18 +2,22 @@
 
 Like the CLI: Pulumi.yaml's config defaults are merged under the stack's config, keys are
 namespaced `serverless-hub:key`, arrays and objects are JSON strings, a declared key with no
-default is required, and the program runs from the project root as `__main__`. Unlike the CLI,
-values are not type-checked against Pulumi.yaml, so the program's own checks can be reached.
+default is required, and the program runs from the project root as `__main__`. As in the CLI,
+declared `type:`s are checked as the CLI checks them (its message included), unless a test asks
+for a value the CLI would refuse to reach the program anyway; such tests say so.
 
-Each run gets fresh Pulumi runtime state (its own thread, contextvars context and event loop),
-so one pytest process can run the program many times.
+Each run is fresh: its own thread, contextvars context and event loop for Pulumi's runtime state,
+and, for a copy of the project, the copy's own modules (image_tag, stack_settings, users) rather
+than the ones already imported from this checkout.
 """
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import json
 import runpy
+import sys
 import threading
 from base64 import b64encode
 from dataclasses import dataclass, field
@@ -24,9 +28,7 @@ import pulumi
 import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import rpc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,12 +37,12 @@ LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 IMAGE = "docker:index/image:Image"
 AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
 
-# The wire protocol's marker for a secret value (the SDK's own constant).
-_SIG = rpc._special_sig_key
+# Private: the wire protocol's marker for a secret value has no public name in the SDK.
+_SIG, _SECRET_SIG = rpc._special_sig_key, rpc._special_secret_sig
 
 
-class MissingConfigError(ValueError):
-    """The CLI would refuse the stack before the program runs: a required key has no value."""
+class ConfigRefused(ValueError):
+    """The CLI would refuse the stack before the program runs, with this message."""
 
 
 @dataclass(frozen=True)
@@ -151,17 +153,20 @@ def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict:
     return (yaml.safe_load(text) or {}).get("config") or {}
 
 
-def cli_config(config: dict, stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, str]:
+def cli_config(
+    config: dict, stack: str, project_root: Path = PROJECT_ROOT, check_types: bool = True
+) -> dict[str, str]:
     """The config the CLI hands the program: Pulumi.yaml defaults under `config`, as strings."""
     project = _project_file(project_root)
     name = project["name"]
+    declarations = project.get("config") or {}
 
     def namespaced(key: str) -> str:
         return key if ":" in key else f"{name}:{key}"
 
     merged = {namespaced(key): value for key, value in config.items()}
     missing = []
-    for key, declaration in (project.get("config") or {}).items():
+    for key, declaration in declarations.items():
         if namespaced(key) in merged:
             continue
         if not isinstance(declaration, dict):
@@ -174,8 +179,39 @@ def cli_config(config: dict, stack: str, project_root: Path = PROJECT_ROOT) -> d
             missing.append(key)
     if missing:
         keys = ", ".join(f"'{key}'" for key in sorted(missing))
-        raise MissingConfigError(f"Stack '{stack}' is missing configuration value(s) {keys}")
+        raise ConfigRefused(f"Stack '{stack}' is missing configuration value(s) {keys}")
+    for key, declaration in sorted(declarations.items()) if check_types else ():
+        if isinstance(declaration, dict) and "type" in declaration:
+            if not _has_type(
+                merged[namespaced(key)], declaration["type"], declaration.get("items")
+            ):
+                raise ConfigRefused(
+                    f"Stack '{stack}' with configuration key '{key}' must be of type "
+                    f"'{_type_name(declaration['type'], declaration.get('items'))}'"
+                )
     return {key: _config_string(value) for key, value in merged.items()}
+
+
+def _has_type(value: Any, type_: str, items: dict | None) -> bool:
+    """The CLI's check of a stack value against a declared type (Go's ValidateConfigValue)."""
+    if type_ == "string":
+        return isinstance(value, str)
+    if type_ == "integer":
+        if isinstance(value, str):
+            return value.lstrip("+-").isdigit()
+        return (
+            not isinstance(value, bool) and isinstance(value, (int, float)) and value == int(value)
+        )
+    if type_ == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if not isinstance(value, list) or items is None:
+        return False
+    return all(_has_type(item, items["type"], items.get("items")) for item in value)
+
+
+def _type_name(type_: str, items: dict | None) -> str:
+    """The type as the CLI's message names it: array<string>."""
+    return f"array<{_type_name(items['type'], items.get('items'))}>" if items else type_
 
 
 def _project_file(project_root: Path) -> dict:
@@ -188,12 +224,14 @@ def run_program(
     mocks: pulumi.runtime.Mocks | None = None,
     project_root: Path = PROJECT_ROOT,
     check: bool = True,
+    check_types: bool = True,
 ) -> Declared:
     """Run the program once with this stack config (Pulumi.<stack>.yaml's `config:` form).
 
     Raises what stopped the program unless check=False; then it is in Declared.error.
+    ConfigRefused comes first, as from the CLI: check_types=False skips its type checks.
     """
-    values = cli_config(config, stack, project_root)
+    values = cli_config(config, stack, project_root, check_types)
     declared = Declared(project_root=Path(project_root).resolve())
     mocks = mocks or HubMocks()
     project = _project_file(project_root)["name"]
@@ -219,22 +257,51 @@ def _run(
         pulumi.runtime.set_mocks(
             mocks, project=project, stack=stack, preview=False, monitor=monitor
         )
-        program = str(declared.project_root)
+
+        # Pulumi's own unit-test runner: it waits for every registration and the returned output.
+        @pulumi.runtime.test
+        def program():
+            with _modules_from(declared.project_root):
+                runpy.run_path(str(declared.project_root), run_name="__main__")
+            exported = pulumi.runtime.get_root_resource().outputs
+            return pulumi.Output.from_input(_record_outputs(declared, exported))
+
         try:
-            # run_pulumi_func also waits for every registration the program started.
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+            program()
         except Exception as error:  # noqa: BLE001 (handed to the caller in Declared.error)
             declared.error = error
-            return
-        root = settings.get_root_resource()
-        for name, value in root.outputs.items():
-            output = pulumi.Output.from_input(value)
-            declared.outputs[name] = StackOutput(
-                value=_sync_await(output.future()),
-                secret=_sync_await(output.is_secret()),
-            )
     finally:
         loop.close()
+
+
+async def _record_outputs(declared: Declared, exported: dict) -> None:
+    """The stack's outputs as the CLI would show them: each value, and whether it is secret."""
+    for name, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        declared.outputs[name] = StackOutput(await output.future(), await output.is_secret())
+
+
+@contextlib.contextmanager
+def _modules_from(project_root: Path):
+    """The program imports its own modules from `project_root`, then this checkout's come back."""
+    if project_root == PROJECT_ROOT:
+        yield
+        return
+    names = {path.stem for path in project_root.glob("*.py")} - {"__main__"}
+    names |= {path.parent.name for path in project_root.glob("*/__init__.py")}
+
+    def from_project(module: str) -> bool:
+        return module.split(".", 1)[0] in names
+
+    saved = {name: module for name, module in sys.modules.items() if from_project(name)}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if from_project(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -275,7 +342,7 @@ def _plain(value: Any) -> Any:
 def _secret_paths(value: Any, path: str = "") -> set[str]:
     """Where in a wire-format value the secret markers are (the SDK's decoding moves them up)."""
     if isinstance(value, struct_pb2.Struct):
-        if value.fields.get(_SIG) and value[_SIG] == rpc._special_secret_sig:
+        if value.fields.get(_SIG) and value[_SIG] == _SECRET_SIG:
             return {path} | _secret_paths(value["value"], path)
         children = value.items()
     elif isinstance(value, struct_pb2.ListValue):

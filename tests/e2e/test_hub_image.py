@@ -1,13 +1,14 @@
 """End to end: the image the program declares, built, pushed to a registry with a password, run.
 
 Only AWS's API is replaced (by the program's mocks); the engine, registry, identity provider, hub
-and JupyterLab servers are real. The tests run in order and share one image, hub and volumes.
+and JupyterLab servers are real. Each test gets what it needs from the module's fixtures (one
+image, one hub with logged-in users and their servers), so any one of them runs alone; the tests
+that end someone's access run their own hub.
 """
 
 import html
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import pytest
 import requests
 
-from local.docker_cli import docker, inspect_image
+from local.docker_cli import buildkit_build, docker, inspect_image
 from local.hub_container import HubContainer
 from local.image import Pushed, build, push
 from local.program import HubMocks, run_program
@@ -43,16 +44,30 @@ STACK = {
     "allowedGroups": ["students"],
 }
 SERVER_START_SECONDS = 120
+# The hub's run-time secrets: the builds run with them in their environment, the hubs get them.
+RUN_SECRETS = {
+    "OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
+    "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+}
+# The accounts each user's server runs as, and their homes (users/names.py's rule).
+HOMES = {EMAIL_USER: "/home/jane_doe_uni_nl", STUDENT: "/home/student1"}
+ACCOUNTS = {EMAIL_USER: "jane_doe_uni_nl", STUDENT: "student1"}
 
 
 def build_and_push(registry, base_image: str, docker_config: Path, **stack) -> Pushed:
-    """Run the program under mocks (ECR standing in as the local registry), build, push."""
+    """Run the program under mocks (ECR standing in as the local registry), build, push.
+
+    The build runs with the hub's run-time secrets in its environment, as on an operator's machine
+    or a CI runner that also deploys; none of them may reach the image.
+    """
     mocks = HubMocks(
         registry_host=registry.address, token_user_name="AWS", token_password=registry.password
     )
     declared = run_program({**STACK, **stack}, stack="e2e", mocks=mocks)
     tag = declared.outputs["imageName"].value.rsplit(":", 1)[1]
-    with stage(f"build {tag}"):
+    with stage(f"build {tag}"), pytest.MonkeyPatch.context() as environment:
+        for name, value in RUN_SECRETS.items():
+            environment.setenv(name, value)
         build(declared, base_image)
     with stage(f"push {tag}"):
         return push(declared, docker_config)
@@ -75,30 +90,99 @@ def pushed(registry, base_image, docker_config) -> Pushed:
 
 
 @pytest.fixture(scope="module")
-def volumes(docker_engine):
-    suffix = secrets.token_hex(4)
-    names = {f"e2e-home-{suffix}": "/home", f"e2e-data-{suffix}": "/srv/jupyterhub/data"}
-    yield names
-    for name in names:
-        subprocess.run(["docker", "volume", "rm", "--force", name], capture_output=True)
+def pulled(pushed, docker_config) -> str:
+    """The image as a deployment gets it: pulled from the registry by digest."""
+    with stage("pull by digest"):
+        # Keep the build cache (--no-prune); the image itself comes back from the registry.
+        docker("rmi", "--no-prune", pushed.name)
+        docker("pull", pushed.digest_ref, env=dict(os.environ, DOCKER_CONFIG=str(docker_config)))
+    return pushed.digest_ref
 
 
 @pytest.fixture(scope="module")
-def hub(pushed, provider, volumes, docker_config):
+def provider_users(provider):
     for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER, IMAGE_ACCOUNT):
         provider.add_user(name, preferred_username=name)
     provider.add_user(
         GROUP_MEMBER, preferred_username=GROUP_MEMBER, **{"cognito:groups": ["students"]}
     )
-    with stage("pull by digest"):
-        # Keep the build cache (--no-prune); the image itself comes back from the registry.
-        docker("rmi", "--no-prune", pushed.name)
-        docker("pull", pushed.digest_ref, env=dict(os.environ, DOCKER_CONFIG=str(docker_config)))
-    container = HubContainer(pushed.digest_ref, provider.url, volumes)
+    return provider
+
+
+def new_volumes() -> dict[str, str]:
+    suffix = secrets.token_hex(4)
+    return {f"e2e-home-{suffix}": "/home", f"e2e-data-{suffix}": "/srv/jupyterhub/data"}
+
+
+@pytest.fixture
+def hub_factory(pulled, provider_users):
+    """Start hub containers from the pulled image, each on its own volumes; all go afterwards."""
+    made = []
+
+    def start(stage_name: str, **settings: str) -> HubContainer:
+        env = {**RUN_SECRETS, **settings}
+        container = HubContainer(pulled, provider_users.url, new_volumes(), env=env)
+        made.append(container)
+        with stage(stage_name):
+            container.start()
+        return container
+
+    yield start
+    for container in made:
+        container.stop()
+        for name in container.volumes:
+            subprocess.run(["docker", "volume", "rm", "--force", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hub(pulled, provider_users):
+    container = HubContainer(pulled, provider_users.url, new_volumes(), env=dict(RUN_SECRETS))
     with stage("start hub container"):
         container.start()
     yield container
     container.stop()
+    for name in container.volumes:
+        subprocess.run(["docker", "volume", "rm", "--force", name], capture_output=True)
+
+
+def log_in(hub: HubContainer, username: str) -> requests.Session:
+    with stage(f"log in {username}"):
+        session, callback = login(hub, username)
+    assert callback.status_code == 302, f"{username}: {callback.status_code} {callback.text}"
+    return session
+
+
+@pytest.fixture(scope="module")
+def sessions(hub) -> dict[str, requests.Session]:
+    """The listed users and a group member, logged in to the shared hub."""
+    return {name: log_in(hub, name) for name in (ADMIN, STUDENT, EMAIL_USER, GROUP_MEMBER)}
+
+
+@pytest.fixture(scope="module")
+def servers(hub, sessions) -> dict[str, int]:
+    """The two users' JupyterLab started, a notebook saved in each; their accounts' uids."""
+    owners = {}
+    for username in (EMAIL_USER, STUDENT):
+        with stage(f"start {username}'s server"):
+            server = start_server(hub, sessions[username], username)
+        save_notebook(sessions[username], server, "e2e.ipynb")
+        owners[username] = uid_of(hub, ACCOUNTS[username])
+    return owners
+
+
+def api(session: requests.Session, hub: HubContainer, method: str, path: str):
+    """The hub's REST API as its pages call it: the session cookie and its XSRF token."""
+    session.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
+    xsrf = next(cookie.value for cookie in session.cookies if cookie.name == "_xsrf")
+    return session.request(
+        method, f"{hub.url}/hub/api{path}", headers={"X-XSRFToken": xsrf}, timeout=REQUEST_TIMEOUT
+    )
+
+
+def secrets_in(image: str, secret_values: dict[str, str]) -> list[str]:
+    """The names of the secrets whose values an image's history or config holds."""
+    text = docker("history", "--no-trunc", image) + docker("image", "inspect", image)
+    return [name for name, value in secret_values.items() if value in text]
 
 
 def owner_and_mode(hub: HubContainer, path: str) -> tuple[int, str]:
@@ -146,13 +230,6 @@ def save_notebook(session: requests.Session, server: str, name: str) -> None:
     assert answer.status_code in (200, 201), f"saving {name}: {answer.status_code} {answer.text}"
 
 
-# The accounts each user's server runs as, and their homes (users/names.py's rule).
-HOMES = {EMAIL_USER: "/home/jane_doe_uni_nl", STUDENT: "/home/student1"}
-ACCOUNTS = {EMAIL_USER: "jane_doe_uni_nl", STUDENT: "student1"}
-SESSIONS: dict[str, requests.Session] = {}
-OWNERS: dict[str, int] = {}
-
-
 def test_the_pushed_image_is_the_declared_one(pushed, registry):
     """The registry serves the declared name:tag, and its digest is what the deployment pins."""
     repository, tag = pushed.name.rsplit(":", 1)
@@ -167,49 +244,51 @@ def test_the_pushed_image_is_the_declared_one(pushed, registry):
     assert pushed.digest_ref.endswith("@" + answer.headers["Docker-Content-Digest"])
 
 
-def test_the_image_holds_no_secret(pushed, hub, registry):
-    """Neither the OAuth client secret nor the registry password is in the image or its history."""
-    history = docker("history", "--no-trunc", pushed.digest_ref)
-    metadata = docker("image", "inspect", pushed.digest_ref)
-    for secret in (hub.client_secret, hub.crypt_key, "OAUTH_CLIENT_SECRET", registry.password):
-        assert secret not in history and secret not in metadata
+def test_the_image_holds_no_secret(pulled, registry, tmp_path):
+    """The build ran with the secrets at hand and the registry login made; none is in the image."""
+    secret_values = {**RUN_SECRETS, "REGISTRY_PASSWORD": registry.password}
+    assert secrets_in(pulled, secret_values) == []
+    # The same check finds a secret that a build does bake in (as a build argument would).
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {pulled}\nARG OAUTH_CLIENT_SECRET\nENV OAUTH_CLIENT_SECRET=$OAUTH_CLIENT_SECRET\n"
+    )
+    leaky = f"e2e-leaky-{secrets.token_hex(4)}"
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("OAUTH_CLIENT_SECRET", RUN_SECRETS["OAUTH_CLIENT_SECRET"])
+        buildkit_build("--build-arg", "OAUTH_CLIENT_SECRET", "--tag", leaky, str(tmp_path))
+    try:
+        assert secrets_in(leaky, secret_values) == ["OAUTH_CLIENT_SECRET"]
+    finally:
+        docker("rmi", "--no-prune", leaky)
 
 
-def test_logins(hub):
-    for username in (ADMIN, STUDENT, EMAIL_USER, GROUP_MEMBER):
-        with stage(f"log in {username}"):
-            session, callback = login(hub, username)
-        assert callback.status_code == 302, f"{username}: {callback.status_code} {callback.text}"
+def test_logins(hub, sessions):
+    for username, session in sessions.items():
         home = session.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=REQUEST_TIMEOUT)
         assert home.status_code == 200, f"{username} does not reach /hub/home"
-        SESSIONS[username] = session
-    me = SESSIONS[EMAIL_USER].get(f"{hub.url}/hub/api/user", timeout=REQUEST_TIMEOUT)
+    me = sessions[EMAIL_USER].get(f"{hub.url}/hub/api/user", timeout=REQUEST_TIMEOUT)
     assert me.json()["name"] == EMAIL_USER
+    group_member = sessions[GROUP_MEMBER].get(f"{hub.url}/hub/api/user", timeout=REQUEST_TIMEOUT)
+    assert group_member.json()["groups"] == ["students"]
     admin_page = f"{hub.url}/hub/admin"
-    assert SESSIONS[ADMIN].get(admin_page, timeout=REQUEST_TIMEOUT).status_code == 200
-    assert SESSIONS[STUDENT].get(admin_page, timeout=REQUEST_TIMEOUT).status_code == 403
+    assert sessions[ADMIN].get(admin_page, timeout=REQUEST_TIMEOUT).status_code == 200
+    assert sessions[STUDENT].get(admin_page, timeout=REQUEST_TIMEOUT).status_code == 403
     _, refused = login(hub, STRANGER)
     assert refused.status_code == 403
 
 
-def test_notebooks_land_in_private_homes(hub):
-    for username in (EMAIL_USER, STUDENT):
-        with stage(f"start {username}'s server"):
-            server = start_server(hub, SESSIONS[username], username)
-        save_notebook(SESSIONS[username], server, "e2e.ipynb")
-        uid = uid_of(hub, ACCOUNTS[username])
+def test_notebooks_land_in_private_homes(hub, servers):
+    for username, uid in servers.items():
         assert owner_and_mode(hub, HOMES[username]) == (uid, "700")
         assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == uid
-        OWNERS[username] = uid
-    assert OWNERS[EMAIL_USER] != OWNERS[STUDENT]
+    assert servers[EMAIL_USER] != servers[STUDENT]
     # Each home is closed to the other user.
     peek = hub.run("ls", HOMES[EMAIL_USER], user=ACCOUNTS[STUDENT])
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
 
 
 def test_an_account_the_image_has_is_not_handed_out(hub):
-    session, callback = login(hub, IMAGE_ACCOUNT)
-    assert callback.status_code == 302, callback.text
+    session = log_in(hub, IMAGE_ACCOUNT)
     session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
     pending = f"{hub.url}/hub/spawn-pending/{IMAGE_ACCOUNT}"
 
@@ -218,7 +297,7 @@ def test_an_account_the_image_has_is_not_handed_out(hub):
         return "Spawn failed" in page and "Unix account 'ubuntu'" in page
 
     wait_for(refused, SERVER_START_SECONDS, f"the spawn page at {pending} to show the refusal")
-    # The image's own account is untouched: still uid 1000, nothing of the hub's in its home.
+    # The image's own account is untouched: still uid 1000.
     assert uid_of(hub, IMAGE_ACCOUNT) == 1000
 
 
@@ -236,62 +315,66 @@ def test_the_hub_runs_under_an_init_that_reaps_orphans(hub):
     )
 
 
-def test_a_new_container_on_the_same_volumes_keeps_everything(hub, provider):
+def test_a_new_container_on_the_same_volumes_keeps_everything(hub, sessions, servers, provider):
     hub.stop()
     with stage("restart hub container"):
         hub.start()
     # The login session survives: the cookie secret and database are on the data volume.
-    home = SESSIONS[STUDENT].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
+    home = sessions[STUDENT].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
     assert home.status_code == 200, "the restart logged the student out"
     # So does each name's binding to its identity: another account with the name is refused.
     provider.add_user("impostor", preferred_username=EMAIL_USER)
     _, impostor = login(hub, "impostor")
     assert impostor.status_code == 403
+    assert "already bound to another" in html.unescape(impostor.text)
     # Both servers start at once; accounts come back, each with the uid that owns its files.
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda name: start_server(hub, SESSIONS[name], name), (STUDENT, EMAIL_USER)))
-    for username in (STUDENT, EMAIL_USER):
-        assert uid_of(hub, ACCOUNTS[username]) == OWNERS[username]
-        assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == OWNERS[username]
-        assert owner_and_mode(hub, HOMES[username]) == (OWNERS[username], "700")
-    assert not re.search(r"\] 5\d\d [A-Z]+ ", hub.logs()), "the hub answered a request with 5xx"
+        started = pool.map(lambda name: start_server(hub, sessions[name], name), servers)
+        assert len(list(started)) == 2
+    for username, uid in servers.items():
+        assert uid_of(hub, ACCOUNTS[username]) == uid
+        assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == uid
+        assert owner_and_mode(hub, HOMES[username]) == (uid, "700")
 
 
-def test_someone_taken_off_the_list_is_out_at_the_next_start(hub):
-    student = SESSIONS[STUDENT]
-    student.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
-    xsrf = next(cookie.value for cookie in student.cookies if cookie.name == "_xsrf")
-    made = student.post(
-        f"{hub.url}/hub/api/users/{STUDENT}/tokens",
-        headers={"X-XSRFToken": xsrf},
-        timeout=REQUEST_TIMEOUT,
-    )
+def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
+    own_hub = hub_factory("start a hub to take a user off")
+    student, stays = log_in(own_hub, STUDENT), log_in(own_hub, EMAIL_USER)
+    admin = log_in(own_hub, ADMIN)
+    start_server(own_hub, student, STUDENT)
+    made = api(student, own_hub, "POST", f"/users/{STUDENT}/tokens")
     assert made.status_code == 201, made.text
     token = {"Authorization": f"token {made.json()['token']}"}
-    assert requests.get(f"{hub.url}/hub/api/user", headers=token, timeout=10).ok
-    hub.stop()
+    own_hub.stop()
     # The operator takes the student off allowedUsers; the deployment runs the new list.
     remaining = [name for name in STACK["allowedUsers"] if name != STUDENT]
-    hub.extra_env["ALLOWED_USERS"] = json.dumps(remaining)
+    own_hub.extra_env["ALLOWED_USERS"] = json.dumps(remaining)
     with stage("restart hub container without the student"):
-        hub.start()
-    home = SESSIONS[EMAIL_USER].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
-    assert home.status_code == 200, "a listed user was logged out"
-    kept_out = student.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
+        own_hub.start()
+    assert api(stays, own_hub, "GET", "/user").json()["name"] == EMAIL_USER
+    kept_out = student.get(f"{own_hub.url}/hub/home", allow_redirects=False, timeout=10)
     assert kept_out.status_code == 302 and "/hub/login" in kept_out.headers["location"]
-    assert requests.get(f"{hub.url}/hub/api/user", headers=token, timeout=10).status_code == 403
+    user_api = f"{own_hub.url}/hub/api/user"
+    assert requests.get(user_api, headers=token, timeout=10).status_code == 403
     # The student's record and server are gone: the admin's API no longer knows them.
-    admin = SESSIONS[ADMIN]
-    admin.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
-    xsrf = next(cookie.value for cookie in admin.cookies if cookie.name == "_xsrf")
-    record = admin.get(
-        f"{hub.url}/hub/api/users/{STUDENT}", headers={"X-XSRFToken": xsrf}, timeout=10
-    )
-    assert record.status_code == 404, record.text
-    server = student.get(f"{hub.url}/user/{STUDENT}/lab", allow_redirects=False, timeout=10)
+    assert api(admin, own_hub, "GET", f"/users/{STUDENT}").status_code == 404
+    server = student.get(f"{own_hub.url}/user/{STUDENT}/lab", allow_redirects=False, timeout=10)
     assert server.status_code == 302 and "/hub/" in server.headers["location"]
     # Their files stay on /home, for an operator to keep or delete.
-    assert owner_and_mode(hub, f"{HOMES[STUDENT]}/e2e.ipynb")[0] == OWNERS[STUDENT]
+    assert owner_and_mode(own_hub, HOMES[STUDENT])[1] == "700"
+
+
+def test_an_idle_server_is_stopped_by_the_culler(hub_factory):
+    own_hub = hub_factory("start a hub that culls after 10 s", JUPYTERHUB_CULL_IDLE_TIMEOUT="10")
+    student = log_in(own_hub, STUDENT)
+    assert api(student, own_hub, "POST", f"/users/{STUDENT}/server").status_code in (201, 202)
+
+    def servers():
+        return api(student, own_hub, "GET", "/user").json()["servers"]
+
+    wait_for(lambda: servers().get("", {}).get("ready"), SERVER_START_SECONDS, "the server")
+    # Nobody uses it: the culler, with only its own role's scopes, stops it.
+    wait_for(lambda: servers() == {}, 60, "the idle culler to stop the idle server")
 
 
 def test_a_users_only_change_uploads_no_layer(pushed, registry, base_image, docker_config):

@@ -4,7 +4,7 @@ import pytest
 
 from local.program import (
     REPOSITORY,
-    MissingConfigError,
+    ConfigRefused,
     cli_config,
     run_program,
     stack_config,
@@ -35,7 +35,7 @@ def test_stack_file_keys_are_taken_as_written():
 def test_a_declared_key_without_default_is_required(project_copy):
     project_file = project_copy / "Pulumi.yaml"
     project_file.write_text(project_file.read_text().replace('    default: ""\n', "", 1))
-    with pytest.raises(MissingConfigError, match="'test' is missing .*repositoryName"):
+    with pytest.raises(ConfigRefused, match="'test' is missing .*repositoryName"):
         cli_config({}, stack="test", project_root=project_copy)
 
 
@@ -47,3 +47,14 @@ def test_runs_do_not_leak_into_each_other():
     assert failed.resources == []
     assert second.resource(REPOSITORY).inputs["name"] == "serverless-hub-test"
     assert len(second.resources) == len(first.resources) == 3
+
+
+def test_a_project_copy_runs_its_own_modules(project_copy):
+    """A change in a copy's image_tag.py is what its run uses; this checkout's comes back after."""
+    module = project_copy / "image_tag.py"
+    assert "_TAG_LENGTH = 16\n" in module.read_text()
+    module.write_text(module.read_text().replace("_TAG_LENGTH = 16\n", "_TAG_LENGTH = 20\n"))
+    copied = run_program({"adminUsers": ["a"]}, project_root=project_copy)
+    original = run_program({"adminUsers": ["a"]})
+    assert len(copied.outputs["imageName"].value.rsplit(":", 1)[1]) == 20
+    assert len(original.outputs["imageName"].value.rsplit(":", 1)[1]) == 16
