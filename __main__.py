@@ -15,11 +15,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 # 0. Read and check every setting first, so bad input stops the run before anything is declared.
 settings = stack_settings.read(pulumi.Config(), pulumi.get_stack())
 
-# 1. aws ecr create-repository: immutable tags, so a tag always names one and the same image.
+# 1. aws ecr create-repository: immutable tags, so a tag always names one and the same image; the
+# one exception is the build cache's tag, which moves to each new image.
 repository = aws.ecr.Repository(
     "hub",
     name=settings.repository_name,
-    image_tag_mutability="IMMUTABLE",
+    image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+    image_tag_mutability_exclusion_filters=[
+        {"filter": image_tag.BUILD_CACHE_TAG, "filter_type": "WILDCARD"}
+    ],
     image_scanning_configuration={"scan_on_push": True},
     encryption_configurations=[{"encryption_type": "AES256"}],
     force_delete=settings.force_delete,
@@ -72,20 +76,35 @@ build = {
         "ALLOWED_USERS": ",".join(settings.allowed_users),
         "ADMIN_GROUPS": ",".join(settings.admin_groups),
         "ALLOWED_GROUPS": ",".join(settings.allowed_groups),
+        # The image records which of its steps made which layer, so a later build can reuse them.
+        "BUILDKIT_INLINE_CACHE": "1",
     },
 }
 # The tag digests the sources and these settings: the image is rebuilt only under a new tag.
 image_tag.give_sources_their_git_modes(PROJECT_ROOT)
 tag = image_tag.tag_for(PROJECT_ROOT, build)
+registry = docker.RegistryArgs(
+    server=repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
+    username=token.user_name,
+    password=pulumi.Output.secret(token.password),
+)
+# A fresh CI runner has no build cache: the last image pushed (under this tag) gives its layers.
+build_cache = repository.repository_url.apply(lambda url: f"{url}:{image_tag.BUILD_CACHE_TAG}")
 image = docker.Image(
     "hub",
     image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+    build=docker.DockerBuildArgs(**build, cache_from=docker.CacheFromArgs(images=[build_cache])),
+    registry=registry,
+    # A pull request whose image does not build fails its preview, not the deploy after the merge.
+    build_on_preview=settings.build_on_preview,
+)
+# The cache tag moves to the new image: the same build, all cached here, so only the tag is pushed.
+docker.Image(
+    "hub-build-cache",
+    image_name=build_cache,
     build=docker.DockerBuildArgs(**build),
-    registry=docker.RegistryArgs(
-        server=repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
-        username=token.user_name,
-        password=pulumi.Output.secret(token.password),
-    ),
+    registry=registry,
+    opts=pulumi.ResourceOptions(depends_on=[image]),
 )
 
 # 4. What the deploy side needs: the ARN for permissions, and the digest to pin the image by.

@@ -16,6 +16,9 @@ IMAGE_SOURCES = ("hub_image", "users")
 DOCKERIGNORE = ".dockerignore"
 DOCKERFILE = "hub_image/Dockerfile"
 
+# The one tag that moves: the newest image, whose layers a fresh build reuses (ECR lets it move).
+BUILD_CACHE_TAG = "build-cache"
+
 # Long enough never to collide in one repository, short enough to read in `docker images`.
 _TAG_LENGTH = 16
 

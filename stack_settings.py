@@ -26,6 +26,7 @@ class StackSettings:
     force_delete: bool
     keep_images: int
     platform: str
+    build_on_preview: bool
     admin_users: list[str]
     allowed_users: list[str]
     admin_groups: list[str]
@@ -59,6 +60,7 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
         force_delete=config.require_bool("forceDelete"),
         keep_images=keep_images,
         platform=platform,
+        build_on_preview=config.require_bool("buildOnPreview"),
         admin_users=admin_users,
         allowed_users=allowed_users,
         admin_groups=admin_groups,

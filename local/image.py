@@ -20,9 +20,11 @@ class Pushed:
     config_digest: str  # the image config's digest (the image ID)
 
 
-def build(declared: Declared, base_image: str | None = None, name: str | None = None) -> str:
-    """A BuildKit build with the declared context, Dockerfile, platform and build arguments."""
-    inputs = declared.resource(IMAGE).inputs
+def build(
+    declared: Declared, base_image: str | None = None, name: str | None = None, image: str = "hub"
+) -> str:
+    """A BuildKit build of the declared image `image` (its context, Dockerfile, platform, args)."""
+    inputs = declared.resource(IMAGE, image).inputs
     settings = inputs["build"]
     name = name or inputs["imageName"]
     args = dict(settings["args"], **({"BASE_IMAGE": base_image} if base_image else {}))
@@ -30,23 +32,32 @@ def build(declared: Declared, base_image: str | None = None, name: str | None = 
     command += ["--file", str(declared.path(settings["dockerfile"])), "--tag", name]
     for arg, value in args.items():
         command += ["--build-arg", f"{arg}={value}"]
+    # As the provider does: layers of these images (if the registry has them) count as cache.
+    for cache in settings.get("cacheFrom", {}).get("images", []):
+        command += ["--cache-from", cache]
     buildkit_build(*command, str(declared.path(settings["context"])))
     return name
 
 
-def push(declared: Declared, docker_config: Path) -> Pushed:
-    """Log in with the declared registry credentials (into a throw-away config) and push."""
-    inputs = declared.resource(IMAGE).inputs
-    registry = inputs["registry"]
+def log_in(declared: Declared, docker_config: Path) -> dict:
+    """Log in with the declared registry credentials, into a throw-away config; its environment."""
+    registry = declared.resource(IMAGE).inputs["registry"]
     env = dict(os.environ, DOCKER_CONFIG=str(docker_config))
     docker(
         "login", "--username", registry["username"], "--password-stdin", registry["server"],
         env=env, input=registry["password"],
     )  # fmt: skip
+    return env
+
+
+def push(declared: Declared, docker_config: Path, image: str = "hub") -> Pushed:
+    """Log in and push the declared image `image`, as the provider pushes its image_name."""
+    inputs = declared.resource(IMAGE, image).inputs
+    env = log_in(declared, docker_config)
     name = inputs["imageName"]
     docker("push", name, env=env)
-    image = inspect_image(name)
+    pushed = inspect_image(name)
     # An identical rebuild is the same image, which other runs may have pushed elsewhere too.
     repository = name.rsplit(":", 1)[0]
-    digest_ref = next(ref for ref in image["RepoDigests"] if ref.startswith(f"{repository}@"))
-    return Pushed(name, digest_ref, image["Id"])
+    digest_ref = next(ref for ref in pushed["RepoDigests"] if ref.startswith(f"{repository}@"))
+    return Pushed(name, digest_ref, pushed["Id"])

@@ -53,6 +53,9 @@ class DeclaredResource:
     inputs: dict
     # Dotted paths of the inputs the program marked secret, e.g. "registry.password".
     secret_inputs: frozenset[str]
+    urn: str = ""
+    # The URNs of the resources it waits for (depends_on and the outputs it uses).
+    dependencies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,11 @@ class Declared:
     outputs: dict[str, StackOutput] = field(default_factory=dict)
     error: Exception | None = None
 
-    def resource(self, type_: str) -> DeclaredResource:
-        """The one resource of this type (fails if there is none or more than one)."""
-        found = [r for r in self.resources if r.type == type_]
-        assert len(found) == 1, f"expected one {type_}, declared: {[r.type for r in found]}"
+    def resource(self, type_: str, name: str = "hub") -> DeclaredResource:
+        """The one resource of this type and name (the program names its main ones "hub")."""
+        found = [r for r in self.resources if (r.type, r.name) == (type_, name)]
+        declared = [(r.type, r.name) for r in self.resources]
+        assert len(found) == 1, f"expected one {type_} {name!r}, declared: {declared}"
         return found[0]
 
     def invoke(self, token: str) -> Invoke:
@@ -312,6 +316,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.declared = declared
 
     def RegisterResource(self, request):  # noqa: N802 (the engine's method name)
+        registered = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.declared.resources.append(
                 DeclaredResource(
@@ -319,9 +324,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     name=request.name,
                     inputs=_plain(rpc.deserialize_properties(request.object)),
                     secret_inputs=frozenset(_secret_paths(request.object)),
+                    urn=registered.urn,
+                    dependencies=sorted(request.dependencies),
                 )
             )
-        return super().RegisterResource(request)
+        return registered
 
     def Invoke(self, request):  # noqa: N802 (the engine's method name)
         args = _plain(rpc.deserialize_properties(request.args))

@@ -18,6 +18,7 @@ def test_project_defaults_fill_in_what_the_stack_leaves_out():
         "serverless-hub:forceDelete": "false",
         "serverless-hub:keepImages": "3",
         "serverless-hub:platform": "linux/amd64",
+        "serverless-hub:buildOnPreview": "true",
         "serverless-hub:adminUsers": "[]",
         "serverless-hub:allowedUsers": "[]",
         "serverless-hub:adminGroups": "[]",
@@ -46,7 +47,7 @@ def test_runs_do_not_leak_into_each_other():
     assert first.resource(REPOSITORY).inputs["name"] == "first"
     assert failed.resources == []
     assert second.resource(REPOSITORY).inputs["name"] == "serverless-hub-test"
-    assert len(second.resources) == len(first.resources) == 3
+    assert len(second.resources) == len(first.resources) == 4
 
 
 def test_a_project_copy_runs_its_own_modules(project_copy):

@@ -42,7 +42,11 @@ def tag_of(declared) -> str:
 def test_repository_is_immutable_scanned_and_encrypted():
     repository = run_program(USERS).resource(REPOSITORY).inputs
     assert repository["name"] == "serverless-hub-test"
-    assert repository["imageTagMutability"] == "IMMUTABLE"
+    # Every tag is immutable but the build cache's, which moves to each new image.
+    assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repository["imageTagMutabilityExclusionFilters"] == [
+        {"filter": "build-cache", "filterType": "WILDCARD"}
+    ]
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
     assert repository["forceDelete"] is False
@@ -113,6 +117,31 @@ def test_image_is_built_from_the_project_root_for_fargate_by_default():
     assert declared.resource(IMAGE).inputs["skipPush"] is False
 
 
+@pytest.mark.parametrize(("config", "builds"), [({}, True), ({"buildOnPreview": False}, False)])
+def test_previews_build_the_image_unless_told_not_to(config, builds):
+    image = run_program(USERS | config).resource(IMAGE).inputs
+    assert image["buildOnPreview"] is builds
+
+
+def test_a_fresh_runner_reuses_the_layers_of_the_last_push():
+    declared = run_program(USERS)
+    image = declared.resource(IMAGE)
+    cache = declared.resource(IMAGE, "hub-build-cache")
+    build_cache = f"{declared.outputs['repositoryUrl'].value}:build-cache"
+    # The image is built with the last push's layers at hand, and records its own for the next.
+    assert image.inputs["build"]["cacheFrom"] == {"images": [build_cache]}
+    assert image.inputs["build"]["args"]["BUILDKIT_INLINE_CACHE"] == "1"
+    # The cache tag then moves to this image: the same build, after it, to the same registry.
+    assert cache.inputs["imageName"] == build_cache
+    settings = {key: value for key, value in image.inputs["build"].items() if key != "cacheFrom"}
+    assert cache.inputs["build"] == settings
+    assert cache.inputs["registry"] == image.inputs["registry"]
+    assert cache.secret_inputs == {"registry.password"}
+    assert image.urn in cache.dependencies
+    # Previews never move it.
+    assert cache.inputs["buildOnPreview"] is False
+
+
 def test_platform_comes_from_config():
     declared = run_program(USERS | {"platform": "linux/arm64"})
     assert declared.resource(IMAGE).inputs["build"]["platform"] == "linux/arm64"
@@ -122,10 +151,9 @@ def test_image_goes_to_the_repository_under_the_tag_of_its_inputs():
     declared = run_program(USERS)
     image = declared.resource(IMAGE).inputs
     repository_url = declared.outputs["repositoryUrl"].value
-    # The tag digests exactly the build settings docker receives.
-    assert (
-        image["imageName"] == f"{repository_url}:{image_tag.tag_for(PROJECT_ROOT, image['build'])}"
-    )
+    # The tag digests the build settings docker receives, all but the cache it may reuse.
+    settings = {key: value for key, value in image["build"].items() if key != "cacheFrom"}
+    assert image["imageName"] == f"{repository_url}:{image_tag.tag_for(PROJECT_ROOT, settings)}"
 
 
 # Another process, working directory and hash seed: what an operator's `pulumi up` elsewhere does.
@@ -220,6 +248,7 @@ def test_users_reach_the_image_as_cleaned_comma_joined_build_args():
         "ALLOWED_USERS": "b,jane.doe@uni.nl",
         "ADMIN_GROUPS": "",
         "ALLOWED_GROUPS": "",
+        "BUILDKIT_INLINE_CACHE": "1",
     }
 
 
@@ -234,6 +263,7 @@ def test_groups_reach_the_image_trimmed_sorted_with_their_case():
         "ALLOWED_USERS": "",
         "ADMIN_GROUPS": "Hub-Admins,hub-admins",
         "ALLOWED_GROUPS": "Teachers,eu-west-1_AbC_Google,students",
+        "BUILDKIT_INLINE_CACHE": "1",
     }
 
 
@@ -295,6 +325,7 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "forceDelete",
         "keepImages",
         "platform",
+        "buildOnPreview",
         "adminUsers",
         "allowedUsers",
         "adminGroups",
@@ -412,6 +443,7 @@ def test_bad_settings_stop_the_run_before_anything_is_declared(config, message):
         ({"adminUsers": "admin@example.org"}, "adminUsers", "array<string>"),
         (USERS | {"keepImages": "ten"}, "keepImages", "integer"),
         (USERS | {"forceDelete": "yes"}, "forceDelete", "boolean"),
+        (USERS | {"buildOnPreview": "no"}, "buildOnPreview", "boolean"),
     ],
 )
 def test_the_cli_refuses_a_value_of_the_wrong_type(config, key, type_name):
