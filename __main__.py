@@ -9,11 +9,15 @@ import pulumi_docker as docker
 
 import image_tag
 import stack_settings
+from hub_on_aws import settings as hub_settings
+from hub_on_aws.hub import Hub
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
 # 0. Read and check every setting first, so bad input stops the run before anything is declared.
 settings = stack_settings.read(pulumi.Config(), pulumi.get_stack())
+# With a hubDomain, the program runs the hub too; without one, it stops at the image.
+on_aws = hub_settings.read(pulumi.Config(), settings.platform)
 
 # 1. aws ecr create-repository: immutable tags, so a tag always names one and the same image; the
 # one exception is the build cache's tag, which moves to each new image.
@@ -117,3 +121,25 @@ pulumi.export("adminUsers", settings.admin_users)
 pulumi.export("allowedUsers", settings.allowed_users)
 pulumi.export("adminGroups", settings.admin_groups)
 pulumi.export("allowedGroups", settings.allowed_groups)
+
+# 5. The hub itself at https://<hubDomain>, running exactly the image above (by its digest).
+if on_aws:
+    hub = Hub(
+        "hub",
+        settings=on_aws,
+        image=image.repo_digest,
+        platform=settings.platform,
+        repository_arn=repository.arn,
+        usernames=sorted({*settings.admin_users, *settings.allowed_users}),
+        groups=sorted({*settings.admin_groups, *settings.allowed_groups}),
+        protect=not settings.force_delete,
+    )
+    pulumi.export("hubUrl", hub.url)
+    pulumi.export("loadBalancerDnsName", hub.load_balancer.load_balancer.dns_name)
+    pulumi.export("cognitoUserPoolId", hub.login.user_pool_id)
+    pulumi.export("cognitoDomain", hub.login.domain_url)
+    pulumi.export("cognitoClientId", hub.login.client_id)
+    pulumi.export("clusterName", hub.service.cluster.name)
+    pulumi.export("serviceName", hub.service.service.name)
+    pulumi.export("fileSystemId", hub.files.file_system.id)
+    pulumi.export("logGroupName", hub.service.log_group.name)

@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import logging
 import runpy
 import sys
 import threading
@@ -36,6 +37,12 @@ REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 IMAGE = "docker:index/image:Image"
 AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
+# What the hub's settings look up: the network, the account and the region.
+GET_VPC = "aws:ec2/getVpc:getVpc"
+GET_SUBNETS = "aws:ec2/getSubnets:getSubnets"
+GET_SUBNET = "aws:ec2/getSubnet:getSubnet"
+GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+GET_REGION = "aws:index/getRegion:getRegion"
 
 # Private: the wire protocol's marker for a secret value has no public name in the SDK.
 _SIG, _SECRET_SIG = rpc._special_sig_key, rpc._special_secret_sig
@@ -78,6 +85,8 @@ class Declared:
     resources: list[DeclaredResource] = field(default_factory=list)
     invokes: list[Invoke] = field(default_factory=list)
     outputs: dict[str, StackOutput] = field(default_factory=dict)
+    # What the program said to the operator at warning level (`pulumi preview` shows these).
+    warnings: list[str] = field(default_factory=list)
     error: Exception | None = None
 
     def resource(self, type_: str, name: str = "hub") -> DeclaredResource:
@@ -99,10 +108,11 @@ class Declared:
 
 
 class HubMocks(pulumi.runtime.Mocks):
-    """ECR and docker as the program sees them: a repository URL, a token, a pushed digest.
+    """AWS and docker as the program sees them: ids, ARNs and names as AWS would give them.
 
     `registry_host` is where the repository lives: ECR's host by default, or a local
-    registry such as "127.0.0.1:5000" for an end-to-end push.
+    registry such as "127.0.0.1:5000" for an end-to-end push. `subnets` is the account's
+    network: subnet id -> (VPC id, availability zone); the first VPC is the default one.
     """
 
     def __init__(
@@ -112,29 +122,104 @@ class HubMocks(pulumi.runtime.Mocks):
         registry_host: str | None = None,
         token_user_name: str = "AWS",  # noqa: S107 (a mock's login)
         token_password: str = "mock-ecr-password",  # noqa: S107
+        subnets: dict[str, tuple[str, str]] | None = None,
     ):
         self.registry_id = registry_id
         self.region = region
         self.registry_host = registry_host or f"{registry_id}.dkr.ecr.{region}.amazonaws.com"
         self.token_user_name = token_user_name
         self.token_password = token_password
+        self.subnets = subnets or {
+            "subnet-0a1b2c3d4e5f60001": ("vpc-0a1b2c3d4e5f60000", f"{region}a"),
+            "subnet-0a1b2c3d4e5f60002": ("vpc-0a1b2c3d4e5f60000", f"{region}b"),
+            "subnet-0a1b2c3d4e5f60003": ("vpc-0a1b2c3d4e5f60000", f"{region}c"),
+        }
+
+    def arn(self, service: str, resource: str, region: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if region else ''}:{self.registry_id}:{resource}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
+        name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
         if args.typ == REPOSITORY:
             name = args.inputs["name"]
             state |= {
-                "arn": f"arn:aws:ecr:{self.region}:{self.registry_id}:repository/{name}",
+                "arn": self.arn("ecr", f"repository/{name}"),
                 "registryId": self.registry_id,
                 "repositoryUrl": f"{self.registry_host}/{name}",
             }
             return name, state
         if args.typ == IMAGE:
             image_name = args.inputs["imageName"]
-            digest = hashlib.sha256(image_name.encode()).hexdigest()
-            state["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{digest}"
+            state["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{_digest(image_name)}"
             return image_name, state
-        return f"{args.name}-id", state
+        made = self._aws_state(args.typ, args.name, name, args.inputs)
+        return made.pop("id", f"{args.name}-id"), state | made
+
+    def _aws_state(self, typ: str, resource_name: str, name: str, inputs: dict) -> dict:
+        """What AWS reports for a new resource of this type: its id, ARN and generated names."""
+        short = _digest(resource_name)[:17]
+        if typ == "aws:cognito/userPool:UserPool":
+            pool_id = f"{self.region}_{short[:9]}"
+            return {"id": pool_id, "arn": self.arn("cognito-idp", f"userpool/{pool_id}")}
+        if typ == "aws:cognito/userPoolClient:UserPoolClient":
+            return {"id": short[:26], "clientSecret": f"mock-client-secret-{short}"}
+        if typ == "aws:secretsmanager/secret:Secret":
+            arn = self.arn("secretsmanager", f"secret:{name}-{short[:6]}")
+            return {"id": arn, "arn": arn, "name": name}
+        if typ == "aws:iam/role:Role":
+            return {"id": name, "name": name, "arn": self.arn("iam", f"role/{name}", region=False)}
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            return {"id": name, "name": name, "arn": self.arn("logs", f"log-group:{name}")}
+        if typ == "aws:efs/fileSystem:FileSystem":
+            fs_id = f"fs-{short}"
+            return {"id": fs_id, "arn": self.arn("elasticfilesystem", f"file-system/{fs_id}")}
+        if typ == "aws:efs/accessPoint:AccessPoint":
+            return {"id": f"fsap-{short}"}
+        if typ == "aws:ec2/securityGroup:SecurityGroup":
+            return {"id": f"sg-{short}"}
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            return {
+                "id": self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/{short[:16]}"),
+                "arn": self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/{short[:16]}"),
+                "dnsName": f"{name}-{short[:10]}.{self.region}.elb.amazonaws.com",
+                "zoneId": "Z32O12XQLNTSW2",
+            }
+        if typ == "aws:lb/targetGroup:TargetGroup":
+            arn = self.arn("elasticloadbalancing", f"targetgroup/{name}/{short[:16]}")
+            return {"id": arn, "arn": arn}
+        if typ == "aws:acm/certificate:Certificate":
+            domain = inputs["domainName"]
+            return {
+                "arn": self.arn(
+                    "acm", f"certificate/{_digest(domain)[:8]}-0000-4000-8000-{short[:12]}"
+                ),
+                "domainValidationOptions": [
+                    {
+                        "domainName": domain,
+                        "resourceRecordName": f"_{short[:8]}.{domain}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{short}.acm-validations.aws.",
+                    }
+                ],
+            }
+        if typ == "aws:route53/record:Record":
+            return {"fqdn": inputs["name"].rstrip(".")}
+        if typ == "aws:acm/certificateValidation:CertificateValidation":
+            return {"certificateArn": inputs["certificateArn"]}
+        if typ == "aws:ecs/cluster:Cluster":
+            return {"id": name, "name": name, "arn": self.arn("ecs", f"cluster/{name}")}
+        if typ == "aws:ecs/taskDefinition:TaskDefinition":
+            family = inputs["family"]
+            return {"arn": self.arn("ecs", f"task-definition/{family}:1"), "revision": 1}
+        if typ == "aws:ecs/service:Service":
+            return {"id": name, "name": name}
+        if typ == "random:index/randomBytes:RandomBytes":
+            return {
+                "hex": _digest(resource_name),
+                "base64": b64encode(bytes.fromhex(_digest(resource_name))).decode(),
+            }
+        return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == AUTHORIZATION_TOKEN:
@@ -148,7 +233,31 @@ class HubMocks(pulumi.runtime.Mocks):
                 "proxyEndpoint": f"https://{self.registry_host}",
                 "expiresAt": "2099-01-01T00:00:00Z",
             }
+        default_vpc = next(iter(self.subnets.values()))[0]
+        if args.token == GET_VPC:
+            return {"id": default_vpc, "default": True, "region": self.region}
+        if args.token == GET_SUBNETS:
+            filters = {f["name"]: f["values"] for f in args.args.get("filters", [])}
+            vpc = filters.get("vpc-id", [default_vpc])[0]
+            ids = [sid for sid, (in_vpc, _) in self.subnets.items() if in_vpc == vpc]
+            return {"id": self.region, "ids": ids, "region": self.region}
+        if args.token == GET_SUBNET:
+            vpc, zone = self.subnets[args.args["id"]]
+            return {"id": args.args["id"], "vpcId": vpc, "availabilityZone": zone}
+        if args.token == GET_CALLER_IDENTITY:
+            return {
+                "id": self.registry_id,
+                "accountId": self.registry_id,
+                "arn": self.arn("iam", "user/operator", region=False),
+                "userId": "AIDAMOCKOPERATOR",
+            }
+        if args.token == GET_REGION:
+            return {"id": self.region, "name": self.region, "region": self.region}
         return {}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict:
@@ -259,7 +368,12 @@ def _run(
         pulumi.runtime.set_all_config(values, [])
         monitor = _RecordingMonitor(mocks, declared)
         pulumi.runtime.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=monitor
+            mocks,
+            project=project,
+            stack=stack,
+            preview=False,
+            logger=_warnings_into(declared.warnings),
+            monitor=monitor,
         )
 
         # Pulumi's own unit-test runner: it waits for every registration and the returned output.
@@ -276,6 +390,16 @@ def _run(
             declared.error = error
     finally:
         loop.close()
+
+
+def _warnings_into(warnings: list[str]) -> logging.Logger:
+    """A logger for the mock engine that keeps this run's warnings and shows nothing."""
+    logger = logging.getLogger(f"{__name__}.run-{id(warnings)}")
+    logger.propagate = False
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logger.handlers = [handler]
+    return logger
 
 
 async def _record_outputs(declared: Declared, exported: dict) -> None:

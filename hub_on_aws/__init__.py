@@ -1,0 +1,1 @@
+"""The hub on AWS, when a stack sets hubDomain: everything besides the image, as components."""

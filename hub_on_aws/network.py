@@ -1,0 +1,51 @@
+"""Who may talk to whom: the internet to the load balancer, it to the hub, the hub to its files."""
+
+import pulumi
+import pulumi_aws as aws
+
+HUB_PORT = 8000
+NFS_PORT = 2049
+ANYWHERE = {"cidr_ipv4": "0.0.0.0/0"}
+
+
+class HubNetwork(pulumi.ComponentResource):
+    """Three security groups, each admitting only the one before it, on exactly one port."""
+
+    def __init__(self, name: str, *, vpc_id: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("serverless-hub:aws:HubNetwork", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def group(role: str, description: str) -> aws.ec2.SecurityGroup:
+            return aws.ec2.SecurityGroup(
+                f"{name}-{role}", vpc_id=vpc_id, description=description, opts=child
+            )
+
+        self.load_balancer = group("load-balancer", "The hub's load balancer: HTTPS from anywhere")
+        self.task = group("task", "The hub's task: its port, from the load balancer only")
+        self.files = group("files", "The hub's file system: NFS, from the hub's task only")
+
+        def rule(kind, rule_name: str, group_, port: int, **peer):
+            kind(
+                f"{name}-{rule_name}",
+                security_group_id=group_.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                opts=child,
+                **peer,
+            )
+
+        def between(rule_name: str, source, target, port: int):
+            """The source may send to the target on this port, and the target admits it."""
+            rule(egress, f"{rule_name}-out", source, port, referenced_security_group_id=target.id)
+            rule(ingress, f"{rule_name}-in", target, port, referenced_security_group_id=source.id)
+
+        ingress, egress = aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule
+        for port in (80, 443):
+            rule(ingress, f"web-{port}", self.load_balancer, port, **ANYWHERE)
+            rule(ingress, f"web-{port}-ipv6", self.load_balancer, port, cidr_ipv6="::/0")
+        between("load-balancer-to-task", self.load_balancer, self.task, HUB_PORT)
+        between("task-to-files", self.task, self.files, NFS_PORT)
+        # Cognito, ECR, Secrets Manager, CloudWatch Logs, and users' package installs: all HTTPS.
+        rule(egress, "task-to-https", self.task, 443, **ANYWHERE)
+        self.register_outputs({})

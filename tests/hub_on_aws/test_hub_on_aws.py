@@ -1,0 +1,494 @@
+"""The hub on AWS, as the program declares it under Pulumi's mocks when a stack sets hubDomain."""
+
+import json
+
+import pulumi
+import pytest
+
+from local.program import IMAGE, REPOSITORY, HubMocks, run_program
+
+USERS = {"adminUsers": ["admin@example.org"], "allowedUsers": ["jane.doe@uni.nl", "student1"]}
+ON_AWS = USERS | {
+    "hubDomain": "hub.example.org",
+    "hostedZoneId": "Z0123456789ABC",
+    "adminGroups": ["hub-admins"],
+    "allowedGroups": ["students"],
+}
+HUB_URL = "https://hub.example.org"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+@pytest.fixture(scope="module")
+def declared():
+    return run_program(ON_AWS)
+
+
+def resources(declared, type_: str) -> list:
+    return [resource for resource in declared.resources if resource.type == type_]
+
+
+def one(declared, type_: str, name: str = "hub"):
+    return declared.resource(type_, name)
+
+
+def container(declared) -> dict:
+    [definition] = json.loads(one(declared, TASK_DEFINITION).inputs["containerDefinitions"])
+    return definition
+
+
+def environment(declared) -> dict:
+    return {pair["name"]: pair["value"] for pair in container(declared)["environment"]}
+
+
+def test_without_hub_domain_only_the_image_is_declared():
+    declared = run_program(USERS)
+    assert sorted((r.type, r.name) for r in declared.resources) == [
+        ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "hub"),
+        ("aws:ecr/repository:Repository", "hub"),
+        ("docker:index/image:Image", "hub"),
+        ("docker:index/image:Image", "hub-build-cache"),
+    ]
+    assert [invoke.token for invoke in declared.invokes] == [
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken"
+    ]
+    assert "hubUrl" not in declared.outputs
+
+
+# Cognito
+
+
+def test_users_sign_in_with_email_and_cannot_change_their_hub_username(declared):
+    pool = one(declared, "aws:cognito/userPool:UserPool").inputs
+    assert pool["aliasAttributes"] == ["email", "preferred_username"]
+    assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
+    client = one(declared, "aws:cognito/userPoolClient:UserPoolClient").inputs
+    # Cognito reads an empty or missing list as "every standard attribute": so list them.
+    assert client["writeAttributes"]
+    assert not {"preferred_username", "email"} & set(client["writeAttributes"])
+
+
+def test_the_app_client_is_the_hubs_code_flow_and_nothing_else(declared):
+    client = one(declared, "aws:cognito/userPoolClient:UserPoolClient").inputs
+    assert client["generateSecret"] is True
+    assert client["allowedOauthFlowsUserPoolClient"] is True
+    assert client["allowedOauthFlows"] == ["code"]
+    assert client["allowedOauthScopes"] == ["openid", "profile", "email"]
+    assert client["explicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+    assert client["supportedIdentityProviders"] == ["COGNITO"]
+    assert client["preventUserExistenceErrors"] == "ENABLED"
+    assert client["callbackUrls"] == [environment(declared)["OAUTH_CALLBACK_URL"]]
+    assert client["callbackUrls"] == [f"{HUB_URL}/hub/oauth_callback"]
+    assert client["logoutUrls"] == [f"{HUB_URL}/hub/login"]
+
+
+def test_the_hub_gets_the_clients_id_and_the_hosted_ui(declared):
+    env = environment(declared)
+    client = one(declared, "aws:cognito/userPoolClient:UserPoolClient")
+    assert env["OAUTH_CLIENT_ID"] == declared.outputs["cognitoClientId"].value
+    assert client.inputs["userPoolId"] == declared.outputs["cognitoUserPoolId"].value
+    domain = one(declared, "aws:cognito/userPoolDomain:UserPoolDomain").inputs
+    assert domain["domain"] == "serverless-hub-test-123456789012"
+    expected = "https://serverless-hub-test-123456789012.auth.eu-west-1.amazoncognito.com"
+    assert env["COGNITO_DOMAIN"] == declared.outputs["cognitoDomain"].value == expected
+
+
+def test_each_listed_email_becomes_an_invited_cognito_user(declared):
+    users = {r.inputs["attributes"]["preferred_username"]: r.inputs for r in resources(
+        declared, "aws:cognito/user:User")}  # fmt: skip
+    assert set(users) == {"admin@example.org", "jane.doe@uni.nl"}
+    jane = users["jane.doe@uni.nl"]
+    assert jane["attributes"] == {
+        "email": "jane.doe@uni.nl",
+        "email_verified": "true",
+        "preferred_username": "jane.doe@uni.nl",
+    }
+    assert jane["username"] == "jane_doe_uni_nl"
+    assert jane["desiredDeliveryMediums"] == ["EMAIL"]
+    assert declared.warnings == [
+        "'student1' is not an e-mail address, so no Cognito user is made for it: make one by "
+        "hand with preferred_username 'student1'"
+    ]
+
+
+def test_a_name_taken_off_the_lists_is_no_longer_a_cognito_user():
+    before = run_program(ON_AWS)
+    after = run_program(ON_AWS | {"allowedUsers": ["student1"]})
+    names = {r.name for r in resources(before, "aws:cognito/user:User")}
+    # The resource goes from the program, so `pulumi up` deletes that Cognito user.
+    assert names - {r.name for r in resources(after, "aws:cognito/user:User")} == {
+        "user-jane.doe@uni.nl"
+    }
+
+
+def test_the_listed_groups_are_made(declared):
+    groups = resources(declared, "aws:cognito/userGroup:UserGroup")
+    assert sorted(group.inputs["name"] for group in groups) == ["hub-admins", "students"]
+
+
+def test_an_existing_pool_gets_only_an_app_client():
+    existing = "https://login.uni.nl"
+    declared = run_program(
+        ON_AWS | {"cognitoUserPoolId": "eu-west-1_AbCdEf123", "cognitoDomain": existing + "/"}
+    )
+    made = {r.type for r in declared.resources if r.type.startswith("aws:cognito/")}
+    assert made == {"aws:cognito/userPoolClient:UserPoolClient"}
+    client = one(declared, "aws:cognito/userPoolClient:UserPoolClient").inputs
+    assert client["userPoolId"] == "eu-west-1_AbCdEf123"
+    assert environment(declared)["COGNITO_DOMAIN"] == existing
+
+
+# Secrets
+
+
+def secret_values(declared) -> dict[str, str]:
+    """Secrets Manager's secrets as the program fills them: secret id (its ARN) -> value."""
+    versions = resources(declared, "aws:secretsmanager/secretVersion:SecretVersion")
+    return {version.inputs["secretId"]: version.inputs["secretString"] for version in versions}
+
+
+def test_secrets_reach_the_hub_through_secrets_manager_only(declared):
+    values = secret_values(declared)
+    by_name = {pair["name"]: values[pair["valueFrom"]] for pair in container(declared)["secrets"]}
+    assert set(by_name) == {"OAUTH_CLIENT_SECRET", "JUPYTERHUB_CRYPT_KEY"}
+    # The app client's own secret, as Cognito generated it; a 32-byte key in hex.
+    assert by_name["OAUTH_CLIENT_SECRET"].startswith("mock-client-secret-")
+    assert len(bytes.fromhex(by_name["JUPYTERHUB_CRYPT_KEY"])) == 32
+
+
+def test_no_secret_value_is_in_the_task_or_in_plain_state(declared):
+    versions = resources(declared, "aws:secretsmanager/secretVersion:SecretVersion")
+    for version in versions:
+        assert version.secret_inputs == {"secretString"}
+    task = json.dumps(one(declared, TASK_DEFINITION).inputs)
+    for value in secret_values(declared).values():
+        assert value not in task
+    assert not declared.outputs["cognitoClientId"].secret
+
+
+# ECS
+
+
+def test_the_task_runs_exactly_the_pushed_image_by_digest(declared):
+    assert container(declared)["image"] == declared.outputs["imageDigest"].value
+    assert "@sha256:" in container(declared)["image"]
+
+
+@pytest.mark.parametrize(
+    ("platform", "architecture"), [("linux/amd64", "X86_64"), ("linux/arm64", "ARM64")]
+)
+def test_the_task_runs_on_the_images_platform(platform, architecture):
+    task = one(run_program(ON_AWS | {"platform": platform}), TASK_DEFINITION).inputs
+    assert task["runtimePlatform"] == {
+        "operatingSystemFamily": "LINUX",
+        "cpuArchitecture": architecture,
+    }
+
+
+def test_the_task_definition(declared):
+    task = one(declared, TASK_DEFINITION).inputs
+    assert task["requiresCompatibilities"] == ["FARGATE"]
+    assert task["networkMode"] == "awsvpc"
+    assert (task["cpu"], task["memory"]) == ("1024", "4096")
+    definition = container(declared)
+    assert definition["portMappings"] == [{"containerPort": 8000, "protocol": "tcp"}]
+    assert definition["linuxParameters"] == {"initProcessEnabled": True}
+    assert definition["mountPoints"] == [
+        {"sourceVolume": "home", "containerPath": "/home"},
+        {"sourceVolume": "hub-data", "containerPath": "/srv/jupyterhub/data"},
+    ]
+    assert set(environment(declared)) == {
+        "OAUTH_CLIENT_ID",
+        "OAUTH_CALLBACK_URL",
+        "COGNITO_DOMAIN",
+        "JUPYTERHUB_CULL_IDLE_TIMEOUT",
+    }
+    assert environment(declared)["JUPYTERHUB_CULL_IDLE_TIMEOUT"] == "3600"
+    log = definition["logConfiguration"]
+    assert log["logDriver"] == "awslogs"
+    assert log["options"]["awslogs-group"] == declared.outputs["logGroupName"].value
+
+
+def test_homes_and_the_hub_data_are_on_efs_over_tls_with_iam(declared):
+    task = one(declared, TASK_DEFINITION).inputs
+    file_system = declared.outputs["fileSystemId"].value
+    points = {p.name: p for p in resources(declared, "aws:efs/accessPoint:AccessPoint")}
+    for volume, point in (("home", "hub-homes"), ("hub-data", "hub-hub-data")):
+        [config] = [v["efsVolumeConfiguration"] for v in task["volumes"] if v["name"] == volume]
+        assert config["fileSystemId"] == file_system
+        assert config["transitEncryption"] == "ENABLED"
+        assert config["authorizationConfig"]["iam"] == "ENABLED"
+        assert config["authorizationConfig"]["accessPointId"].startswith("fsap-")
+        # No posix user: each process keeps its own uid, so homes stay private to their owner.
+        assert "posixUser" not in points[point].inputs
+    assert points["hub-homes"].inputs["rootDirectory"]["path"] == "/home"
+
+
+def test_exactly_one_hub_ever_and_up_waits_for_it(declared):
+    service = one(declared, "aws:ecs/service:Service").inputs
+    assert service["desiredCount"] == 1
+    assert service["deploymentMinimumHealthyPercent"] == 0
+    assert service["deploymentMaximumPercent"] == 100
+    assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service["waitForSteadyState"] is True
+    assert service["launchType"] == "FARGATE"
+
+
+def test_the_load_balancer_reaches_the_hubs_port_and_health_route(declared):
+    service = one(declared, "aws:ecs/service:Service").inputs
+    group = one(declared, "aws:lb/targetGroup:TargetGroup").inputs
+    [target] = service["loadBalancers"]
+    assert target["containerName"] == container(declared)["name"]
+    assert target["containerPort"] == group["port"] == 8000
+    assert container(declared)["portMappings"][0]["containerPort"] == group["port"]
+    assert group["healthCheck"]["path"] == "/hub/health"
+    assert group["targetType"] == "ip"
+    assert group["deregistrationDelay"] <= 30
+
+
+# Load balancer, certificate and name
+
+
+def test_https_only_with_tls_1_2_or_newer(declared):
+    listeners = {r.name: r.inputs for r in resources(declared, "aws:lb/listener:Listener")}
+    https, http = listeners["hub-https"], listeners["hub-http"]
+    assert (https["port"], https["protocol"]) == (443, "HTTPS")
+    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["defaultActions"][0]["type"] == "forward"
+    assert http["defaultActions"][0]["redirect"] == {
+        "protocol": "HTTPS",
+        "port": "443",
+        "statusCode": "HTTP_301",
+    }
+    balancer = one(declared, "aws:lb/loadBalancer:LoadBalancer").inputs
+    assert balancer["internal"] is False
+    assert balancer["idleTimeout"] >= 3600
+
+
+def test_a_hosted_zone_gives_the_name_and_a_validated_certificate(declared):
+    certificate = one(declared, "aws:acm/certificate:Certificate").inputs
+    assert certificate == {"domainName": "hub.example.org", "validationMethod": "DNS"} | {
+        k: v for k, v in certificate.items() if k not in ("domainName", "validationMethod")
+    }
+    validation = one(declared, "aws:acm/certificateValidation:CertificateValidation").inputs
+    https = one(declared, "aws:lb/listener:Listener", "hub-https").inputs
+    assert https["certificateArn"] == validation["certificateArn"]
+    alias = one(declared, "aws:route53/record:Record").inputs
+    assert (alias["zoneId"], alias["name"], alias["type"]) == (
+        "Z0123456789ABC",
+        "hub.example.org",
+        "A",
+    )
+    assert alias["aliases"][0]["name"] == declared.outputs["loadBalancerDnsName"].value
+
+
+def test_a_given_certificate_is_used_as_it_is():
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    declared = run_program(ON_AWS | {"hostedZoneId": "", "certificateArn": arn})
+    assert one(declared, "aws:lb/listener:Listener", "hub-https").inputs["certificateArn"] == arn
+    assert not resources(declared, "aws:acm/certificate:Certificate")
+    assert not resources(declared, "aws:route53/record:Record")
+
+
+# EFS, network, IAM
+
+
+def test_the_file_system_is_encrypted_backed_up_and_in_every_subnet(declared):
+    assert one(declared, "aws:efs/fileSystem:FileSystem").inputs["encrypted"] is True
+    backup = one(declared, "aws:efs/backupPolicy:BackupPolicy").inputs
+    assert backup["backupPolicy"] == {"status": "ENABLED"}
+    targets = resources(declared, "aws:efs/mountTarget:MountTarget")
+    subnets = one(declared, "aws:ecs/service:Service").inputs["networkConfiguration"]["subnets"]
+    assert sorted(t.inputs["subnetId"] for t in targets) == sorted(subnets)
+    assert len(subnets) == 3
+
+
+def test_each_door_admits_only_the_one_before_it(declared):
+    groups = {r.urn: r.name for r in resources(declared, "aws:ec2/securityGroup:SecurityGroup")}
+    del groups
+    rules = resources(declared, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    by_port = {}
+    for rule in rules:
+        peer = rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6") or "a security group"
+        by_port.setdefault(rule.inputs["fromPort"], set()).add(peer)
+        assert rule.inputs["fromPort"] == rule.inputs["toPort"]
+    assert by_port == {
+        80: {"0.0.0.0/0", "::/0"},
+        443: {"0.0.0.0/0", "::/0"},
+        8000: {"a security group"},
+        2049: {"a security group"},
+    }
+
+
+def test_each_role_may_touch_exactly_its_own_resources(declared):
+    policies = {
+        r.name: json.loads(r.inputs["policy"])
+        for r in resources(declared, "aws:iam/rolePolicy:RolePolicy")
+    }
+    repository_arn = declared.outputs["repositoryArn"].value
+    statements = {
+        tuple(sorted([s["Action"]] if isinstance(s["Action"], str) else s["Action"])): s["Resource"]
+        for s in policies["hub-execution"]["Statement"]
+    }
+    assert statements[("ecr:GetAuthorizationToken",)] == "*"
+    assert (
+        statements[
+            ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+        ]
+        == repository_arn
+    )
+    log_group = declared.outputs["logGroupName"].value
+    assert statements[("logs:CreateLogStream", "logs:PutLogEvents")] == (
+        f"arn:aws:logs:eu-west-1:123456789012:log-group:{log_group}:log-stream:*"
+    )
+    secret_arns = sorted(pair["valueFrom"] for pair in container(declared)["secrets"])
+    assert statements[("secretsmanager:GetSecretValue",)] == secret_arns
+    [mount] = policies["hub-task"]["Statement"]
+    file_system_id = declared.outputs["fileSystemId"].value
+    assert mount["Resource"] == (
+        f"arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/{file_system_id}"
+    )
+
+
+def test_outputs(declared):
+    outputs = {name: output.value for name, output in declared.outputs.items()}
+    assert outputs["hubUrl"] == HUB_URL
+    assert outputs["loadBalancerDnsName"].endswith(".eu-west-1.elb.amazonaws.com")
+    for name in ("cognitoUserPoolId", "cognitoDomain", "cognitoClientId", "clusterName",
+                 "serviceName", "fileSystemId", "logGroupName"):  # fmt: skip
+        assert outputs[name], name
+    assert not declared.outputs["cognitoClientId"].secret
+
+
+# Bad input: one line naming the key, the value and the fix; nothing declared.
+
+ONE_ZONE = {
+    "subnet-0a1b2c3d4e5f60001": ("vpc-0a1b2c3d4e5f60000", "eu-west-1a"),
+    "subnet-0a1b2c3d4e5f60002": ("vpc-0a1b2c3d4e5f60000", "eu-west-1a"),
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"hubDomain": "Hub.Example.org"},
+            "hubDomain: 'Hub.Example.org' is not a host name in lowercase, e.g. hub.example.org "
+            "(pulumi config set hubDomain ...)",
+        ),
+        (
+            {"hostedZoneId": "", "certificateArn": ""},
+            "certificateArn, hostedZoneId: both empty; the hub at hub.example.org needs HTTPS: set "
+            "certificateArn (an ACM certificate for it) or hostedZoneId (a Route 53 zone that "
+            "holds it, for a certificate made here)",
+        ),
+        (
+            {"certificateArn": "arn:aws:iam::123456789012:server-certificate/hub"},
+            "certificateArn: 'arn:aws:iam::123456789012:server-certificate/hub' is not an ACM "
+            "certificate's ARN for hub.example.org (pulumi config set certificateArn ...)",
+        ),
+        (
+            {"hostedZoneId": "example.org"},
+            "hostedZoneId: 'example.org' is not a Route 53 hosted zone id, e.g. Z0123456789ABC "
+            "(pulumi config set hostedZoneId ...)",
+        ),
+        (
+            {"vpcId": "default"},
+            "vpcId: 'default' is not a VPC id, e.g. vpc-0123456789abcdef0 "
+            "(pulumi config set vpcId ...)",
+        ),
+        (
+            {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "public"]},
+            "subnetIds: 'public' is not a subnet id, e.g. subnet-0123456789abcdef0 "
+            "(pulumi config set subnetIds ...)",
+        ),
+        (
+            {"subnetIds": ["subnet-0a1b2c3d4e5f60001"]},
+            "subnetIds: ['subnet-0a1b2c3d4e5f60001'] are in 1 availability zone(s); the load "
+            "balancer needs at least two subnets in two zones",
+        ),
+        (
+            {"cognitoUserPoolId": "my-pool"},
+            "cognitoUserPoolId: 'my-pool' is not a user pool id, e.g. eu-west-1_AbCdEf123 "
+            "(pulumi config set cognitoUserPoolId ...)",
+        ),
+        (
+            {"cognitoUserPoolId": "eu-west-1_AbCdEf123"},
+            "cognitoDomain: empty; with cognitoUserPoolId 'eu-west-1_AbCdEf123' set it to the "
+            "pool's hosted UI, e.g. https://myhub.auth.eu-west-1.amazoncognito.com",
+        ),
+        (
+            {"cognitoUserPoolId": "eu-west-1_AbCdEf123", "cognitoDomain": "login.uni.nl"},
+            "cognitoDomain: 'login.uni.nl' is not the hosted UI's https:// URL "
+            "(pulumi config set cognitoDomain ...)",
+        ),
+        (
+            {"cognitoDomain": "https://login.uni.nl"},
+            "cognitoDomain: set without cognitoUserPoolId; the pool the program makes gets its "
+            "own domain (cognitoDomainPrefix), so remove cognitoDomain or set cognitoUserPoolId",
+        ),
+        (
+            {"cognitoDomainPrefix": "Hub_Login"},
+            "cognitoDomainPrefix: 'Hub_Login' is not a Cognito domain prefix: 1-63 of a-z 0-9 -, "
+            "not starting or ending with - (pulumi config set cognitoDomainPrefix ...)",
+        ),
+        (
+            {"cognitoDomainPrefix": "my-aws-hub"},
+            "cognitoDomainPrefix: 'my-aws-hub' is not a Cognito domain prefix: Cognito refuses one "
+            "with 'aws' in it (pulumi config set cognitoDomainPrefix ...)",
+        ),
+        (
+            {"taskCpu": 256, "taskMemory": 4096},
+            "taskCpu, taskMemory: 256/4096 is not a size Fargate runs; CPU units: memory in MiB "
+            "(in steps of 1024, 4096 or 8192) 256: 512-2048, 512: 1024-4096, 1024: 2048-8192, "
+            "2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, 16384: 32768-122880",
+        ),
+        (
+            {"idleTimeout": 0},
+            "idleTimeout: 0 is not seconds before an idle server stops, 1 or more "
+            "(pulumi config set idleTimeout ...)",
+        ),
+        (
+            {"logRetentionDays": 31},
+            "logRetentionDays: 31 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
+            "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 "
+            "(pulumi config set logRetentionDays ...)",
+        ),
+        (
+            {"platform": "linux/arm/v7"},
+            "platform: 'linux/arm/v7' is not a platform Fargate runs: linux/amd64 or linux/arm64 "
+            "(pulumi config set platform ...)",
+        ),
+    ],
+)
+def test_bad_settings_stop_the_run_before_anything_is_declared(config, message):
+    declared = run_program(ON_AWS | config, check=False)
+    assert isinstance(declared.error, pulumi.RunError)
+    assert str(declared.error) == message
+    assert declared.resources == []
+
+
+def test_subnets_in_one_zone_are_refused():
+    declared = run_program(ON_AWS, mocks=HubMocks(subnets=ONE_ZONE), check=False)
+    assert str(declared.error) == (
+        "subnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'] are in 1 "
+        "availability zone(s); the load balancer needs at least two subnets in two zones"
+    )
+    assert declared.resources == []
+
+
+def test_a_subnet_of_another_vpc_is_refused():
+    subnets = dict(
+        ONE_ZONE, **{"subnet-0a1b2c3d4e5f69999": ("vpc-0fffffffffffff000", "eu-west-1b")}
+    )
+    config = ON_AWS | {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f69999"]}
+    declared = run_program(config, mocks=HubMocks(subnets=subnets), check=False)
+    assert str(declared.error) == (
+        "subnetIds: 'subnet-0a1b2c3d4e5f69999' is not a subnet of the VPC vpc-0a1b2c3d4e5f60000 "
+        "(it is in vpc-0fffffffffffff000) (pulumi config set subnetIds ...)"
+    )
+
+
+def test_the_repository_and_image_are_the_same_as_without_the_hub(declared):
+    alone = run_program(USERS | {"adminGroups": ["hub-admins"], "allowedGroups": ["students"]})
+    for type_ in (REPOSITORY, IMAGE):
+        assert one(declared, type_).inputs == one(alone, type_).inputs
