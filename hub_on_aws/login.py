@@ -46,7 +46,7 @@ class CognitoLogin(pulumi.ComponentResource):
             self._users_and_groups(pool, usernames, groups, child)
         client = aws.cognito.UserPoolClient(
             name,
-            name=name,
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
             user_pool_id=self.user_pool_id,
             generate_secret=True,
             # The hosted UI's authorization code flow, and refresh tokens; no password flows.
@@ -73,7 +73,7 @@ class CognitoLogin(pulumi.ComponentResource):
     def _user_pool(name: str, protect: bool, child) -> aws.cognito.UserPool:
         return aws.cognito.UserPool(
             name,
-            name=name,
+            name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
             # E-mail and preferred_username are aliases: both sign in, and both are unique.
             alias_attributes=["email", "preferred_username"],
             auto_verified_attributes=["email"],

@@ -76,7 +76,8 @@ class HubService(pulumi.ComponentResource):
         ).apply(lambda values: json.dumps([container_definition(**values)]))
         self.task_definition = aws.ecs.TaskDefinition(
             name,
-            family=name,
+            # One family per stack, so two stacks in one account keep their revisions apart.
+            family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(task_cpu),

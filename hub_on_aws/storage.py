@@ -62,7 +62,8 @@ class HubFiles(pulumi.ComponentResource):
 
         self.homes = entry("homes", "/home", "755")
         self.hub_data = entry("hub-data", "/hub-data", "700")
-        # Mounting needs TLS and an IAM identity the file system's policy names (the hub's task).
+        # Mounting needs TLS; with a policy in place, only IAM identities allowed to (the hub's task
+        # role) may mount at all.
         aws.efs.FileSystemPolicy(
             name,
             file_system_id=self.file_system.id,

@@ -125,6 +125,21 @@ def test_binding_and_removal_at_restart(provider, tmp_path):
     finally:
         second.stop()
 
+    # ben is listed again, with a new identity (his Cognito user was deleted and made anew).
+    provider.add_user("sub-ben-again", preferred_username="ben")
+    third = start_hub(
+        provider, tmp_path / "hub", port=port, ADMIN_USERS="boss", ALLOWED_USERS="ann ben"
+    )
+    try:
+        # His removal released the name: the new identity gets it.
+        new_ben, admitted = login(third, "sub-ben-again")
+        assert admitted.status_code == 302, admitted.text
+        assert get(new_ben, third, "/hub/api/user").json()["name"] == "ben"
+        _, old_ben = login(third, "sub-ben")
+        assert old_ben.status_code == 403
+    finally:
+        third.stop()
+
 
 @pytest.fixture(scope="module")
 def groups_hub(provider, tmp_path_factory):

@@ -186,6 +186,8 @@ def test_the_task_runs_on_the_images_platform(platform, architecture):
 
 def test_the_task_definition(declared):
     task = one(declared, TASK_DEFINITION).inputs
+    # One family per stack: two stacks in one account keep their revisions apart.
+    assert task["family"] == "serverless-hub-test"
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["networkMode"] == "awsvpc"
     assert (task["cpu"], task["memory"]) == ("1024", "4096")
