@@ -1,7 +1,8 @@
 """The benchmark: what a users-only change, a restart and a login cost, beside limits.
 
 Uses the end-to-end setup: the program under mocks (AWS only is replaced), the Docker engine, a
-registry that wants a password, the test identity provider, all on loopback. Progress and raw
+registry that wants a password, the test identity provider, all on loopback; for a fresh CI
+runner, a second engine with an empty data root (local/fresh_engine.py). Progress and raw
 figures go to stderr; the machine and one markdown table go to stdout.
 
     python -m benchmarks BASE_IMAGE        (what `make bench` runs)
@@ -23,16 +24,28 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from local.docker_cli import buildkit_builder, docker, engine_problem, inspect_image
+from local.fresh_engine import push_base_image, running_engine, up_images
 from local.hub_container import HubContainer, free_port
 from local.identity_provider import running_provider
 from local.image import build, push
 from local.polling import wait_for
-from local.program import IMAGE, HubMocks, run_program
-from local.registry import blob_uploads, requests_in_log, running_registry
+from local.program import IMAGE, Declared, HubMocks, copy_project, run_program
+from local.registry import (
+    blob_pulls,
+    blob_size,
+    blob_uploads,
+    image_blobs,
+    manifest_bytes,
+    manifest_pushes,
+    running_registry,
+    uploaded_digest,
+)
 
 STACK = "bench"
 CONFIG = {"adminUsers": ["admin@example.org"], "allowedUsers": ["jane.doe@example.org"]}
 RUNS = 5
+# Each fresh-runner run pulls the whole previous image into a brand-new engine: fewer runs.
+FRESH_RUNS = 3
 SEQUENTIAL_LOGINS = 50
 CONCURRENT_LOGINS = 20
 REQUEST_SECONDS = 10
@@ -41,6 +54,8 @@ LOG_SECONDS = 10
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 # Where the base image (official or stand-in) keeps jupyterhub and what we pip-install next to it.
 SITE_PACKAGES = "/srv/venv/lib/python3*/site-packages"
+# The Dockerfile's package step, as the image history names it.
+PIP_STEP = "pip install --no-cache-dir --requirement /srv/hub/requirements.txt"
 
 
 def say(message: str) -> None:
@@ -94,14 +109,14 @@ def users_only_change(
         config = {**CONFIG, "allowedUsers": [*CONFIG["allowedUsers"], newcomer]}
         declared = run_program(config, stack=STACK, mocks=mocks)
         uploads_before = len(blob_uploads(registry.log_path))
-        manifests_before = len(manifest_puts(registry.log_path))
+        manifests_before = len(manifest_pushes(registry.log_path))
         started = time.monotonic()
         images.append(build(declared, base_image))
         pushed = push(declared, docker_config)
         seconds = time.monotonic() - started
         # The registry logs a request once it has answered it; wait for the manifest's line.
         wait_for(
-            lambda: len(manifest_puts(registry.log_path)) > manifests_before,
+            lambda: len(manifest_pushes(registry.log_path)) > manifests_before,
             LOG_SECONDS,
             "manifest PUT in the registry's log",
         )
@@ -141,12 +156,118 @@ def users_only_change(
     }
 
 
-def manifest_puts(log_path: Path) -> list:
-    return [
-        r
-        for r in requests_in_log(log_path)
-        if r.method == "PUT" and r.status == 201 and "/manifests/" in r.path
-    ]
+def fresh_runner(
+    registry, mocks: HubMocks, base_image: str, docker_config: Path, images: list[str], workdir
+) -> dict:
+    """Figure 1 on a fresh CI runner: an empty Docker data root, the previous image in the registry.
+
+    The previous image goes to the registry as `pulumi up` leaves it (content tag and build-cache),
+    built on this engine FROM the base in the registry. Then, each on a brand-new engine, a
+    users-only change and a hub-code change run `pulumi up`'s image steps; each moves build-cache,
+    as CI does. Names left on this engine are appended to `images`, for the caller to remove.
+    """
+    say("fresh runner: the base image to the registry (a runner pulls it from one)")
+    base = push_base_image(base_image, registry, docker_config)
+    images.append(base)
+    base_blobs = blob_set(registry, *repository_and_tag(base))
+    say("fresh runner: the previous image and its build-cache tag, from this engine")
+    declared = run_program(CONFIG, stack=STACK, mocks=mocks)
+    previous = {}
+    for image in ("hub", "hub-build-cache"):
+        images.append(build(declared, base, image=image))
+        previous[image] = push(declared, docker_config, image=image)
+    _, previous_layers = image_blobs(registry, *repository_and_tag(previous["hub"].name))
+    [pip_layer] = [layer for layer in previous_layers if PIP_STEP in layer.created_by]
+    run_id = secrets.token_hex(3)
+
+    def users_only_change(run: int) -> Declared:
+        newcomer = f"fresh-{run_id}-{run}@example.org"
+        config = {**CONFIG, "allowedUsers": [*CONFIG["allowedUsers"], newcomer]}
+        return run_program(config, stack=STACK, mocks=mocks)
+
+    def hub_code_change(run: int) -> Declared:
+        # The users of the last users-only run, so that only the code differs from build-cache.
+        newcomer = f"fresh-{run_id}-{FRESH_RUNS}@example.org"
+        config = {**CONFIG, "allowedUsers": [*CONFIG["allowedUsers"], newcomer]}
+        root = copy_project(workdir / f"project-{run_id}-{run}")
+        hub_config = root / "hub_image" / "jupyterhub_config.py"
+        hub_config.write_text(hub_config.read_text() + f"# Benchmark change {run_id}-{run}.\n")
+        return run_program(config, stack=STACK, mocks=mocks, project_root=root)
+
+    # One history, as CI makes it: users-only changes first (each on the last one's image), then
+    # hub-code changes (each changing the last one's code); each run moves build-cache.
+    runs = {"users": [], "code": []}
+    for case, change in (("users", users_only_change), ("code", hub_code_change)):
+        for run in range(1, FRESH_RUNS + 1):
+            r = fresh_up(registry, change(run), base, docker_config, base_blobs, pip_layer)
+            runs[case].append(r)
+            say(
+                f"fresh runner, {case} change, run {run}: {r['seconds']:.1f} s (cache pull "
+                f"{r['pull cache']:.1f} s, build {r['build']:.1f} s, push {r['push']:.1f} s); "
+                f"pulled {size(r['pulled'])} + base {size(r['pulled_base'])}; pushed "
+                f"{r['pushed']} B, {r['layers']} layer blobs ({r['layer_bytes']} B); "
+                f"package layer reused: {r['pip_reused']}"
+            )
+    return {
+        case: {
+            **{
+                key: median([r[key] for r in results])
+                for key in ("seconds", "pull cache", "build", "push", "pulled", "pulled_base")
+                + ("pushed", "layer_bytes")
+            },
+            "layers": max(r["layers"] for r in results),
+            "pip_reused": all(r["pip_reused"] for r in results),
+            "pip_bytes": pip_layer.size,
+        }
+        for case, results in runs.items()
+    }
+
+
+def fresh_up(
+    registry, declared: Declared, base: str, docker_config: Path, base_blobs: set, pip_layer
+) -> dict:
+    """`pulumi up`'s image steps (both tags) on a brand-new engine; what it cost and moved."""
+    log = registry.log_path
+    pulls_before, uploads_before = len(blob_pulls(log)), len(blob_uploads(log))
+    manifests_before = len(manifest_pushes(log))
+    # Its start is not counted: a runner's engine is up before the job starts.
+    with running_engine() as engine, engine.in_use(docker_config):
+        done = up_images(declared, base, docker_config)
+    # The registry logs a request once it has answered it; both tags' manifests come last.
+    wait_for(
+        lambda: len(manifest_pushes(log)) >= manifests_before + 2,
+        LOG_SECONDS,
+        "both manifest PUTs in the registry's log",
+    )
+    pulls = blob_pulls(log)[pulls_before:]
+    uploads = [uploaded_digest(upload) for upload in blob_uploads(log)[uploads_before:]]
+    repository, tag = repository_and_tag(done.pushed["hub"].name)
+    configs = {pushed.config_digest for pushed in done.pushed.values()}
+    layers = [digest for digest in uploads if digest not in configs]
+    _, new_layers = image_blobs(registry, repository, tag)
+    return {
+        "seconds": sum(done.seconds.values()),
+        **done.seconds,
+        "pulled": sum(pull.bytes for pull in pulls if pull.digest not in base_blobs),
+        "pulled_base": sum(pull.bytes for pull in pulls if pull.digest in base_blobs),
+        "pushed": sum(blob_size(registry, repository, digest) for digest in uploads)
+        + sum(len(manifest_bytes(registry, repository, ref)) for ref in (tag, "build-cache")),
+        "layers": len(layers),
+        "layer_bytes": sum(blob_size(registry, repository, digest) for digest in layers),
+        "pip_reused": pip_layer in new_layers and pip_layer.digest not in uploads,
+    }
+
+
+def repository_and_tag(name: str) -> tuple[str, str]:
+    """registry/repository:tag, split into the registry API's repository name and the tag."""
+    repository, tag = name.split("/", 1)[1].rsplit(":", 1)
+    return repository, tag
+
+
+def blob_set(registry, repository: str, tag: str) -> set[str]:
+    """The digests of an image's config and layers."""
+    config_digest, layers = image_blobs(registry, repository, tag)
+    return {config_digest, *(layer.digest for layer in layers)}
 
 
 def registry_get(registry, path: str, head: bool = False) -> requests.Response:
@@ -377,12 +498,23 @@ def machine(base_image: str) -> str:
     )
 
 
-def table(machine_line: str, f1: dict, f2: dict, f3: dict, f4: dict, f5: dict) -> str:
+def table(machine_line: str, f1: dict, fresh: dict, f2: dict, f3: dict, f4: dict, f5: dict) -> str:
     def met(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
+    def fresh_time(r: dict) -> str:
+        return (
+            f"{r['seconds']:.1f} s, median of {FRESH_RUNS} (cache image pull {r['pull cache']:.1f}"
+            f" s, build {r['build']:.1f} s, push of both tags {r['push']:.1f} s)"
+        )
+
+    def fresh_pulled(r: dict) -> str:
+        return f"pulled {size(r['pulled'])} + base {size(r['pulled_base'])}"
+
     at_limit = f1["layers"] == 0 and f1["uploaded"] <= f1["reference"]
     added = f5["ours"] - f5["base"]
+    users, code = fresh["users"], fresh["code"]
+    pip = f"package layer {size(users['pip_bytes'])}"
     rows = [
         ("figure", "measured", "reference, same run", "goal"),
         ("---", "---", "---", "---"),
@@ -398,6 +530,32 @@ def table(machine_line: str, f1: dict, f2: dict, f3: dict, f4: dict, f5: dict) -
             f"config {f1['config']:,.0f} B + manifest {f1['manifest']:,.0f} B "
             f"= {f1['reference']:,.0f} B",
             f"no layer, at the limit: {met(at_limit)}",
+        ),
+        (
+            "1. users-only change, fresh runner: build + push",
+            fresh_time(users),
+            f"warm runner (above): {f1['seconds']:.2f} s",
+            "report",
+        ),
+        (
+            "1. users-only change, fresh runner: bytes",
+            f"{fresh_pulled(users)}; pushed {users['pushed']:,.0f} B, "
+            f"{users['layers']} layer blobs",
+            f"warm runner: pushed {f1['uploaded']:,.0f} B, {f1['layers']} layer blobs",
+            f"no layer pushed: {met(users['layers'] == 0)}",
+        ),
+        (
+            "1. hub-code change, fresh runner: build + push",
+            fresh_time(code),
+            "",
+            "report",
+        ),
+        (
+            "1. hub-code change, fresh runner: bytes",
+            f"{fresh_pulled(code)}; pushed {size(code['pushed'])}, {code['layers']} layer blob "
+            f"({size(code['layer_bytes'])}: the code)",
+            f"{pip}: {'reused, not pushed' if code['pip_reused'] else '**pushed again**'}",
+            f"only the code layer pushed: {met(code['layers'] == 1 and code['pip_reused'])}",
         ),
         (
             "2. no change: the program under mocks",
@@ -436,6 +594,13 @@ def table(machine_line: str, f1: dict, f2: dict, f3: dict, f4: dict, f5: dict) -
     lines += ["", "Largest additions over the base image:"]
     lines += [f"- layer {size(b)}: `{created[:120]}`" for b, created in f5["layers"][:3]]
     lines += ["- packages: " + ", ".join(f"{n} {size(k * 1e3)}" for k, n in f5["packages"])]
+    lines += [
+        "",
+        "Fresh runner: a brand-new engine per run (its start not counted), the provider's pull of "
+        "build-cache, the build FROM the base in the registry, the push of both tags. Pulled: "
+        "blob bytes the registry sent (its access log), the base's blobs apart. Pushed: the "
+        "uploaded blobs' sizes plus both manifests.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -473,12 +638,13 @@ def main() -> None:
 
         f2 = no_change(mocks)
         f1 = users_only_change(registry, mocks, base_image, docker_config, images)
+        fresh = fresh_runner(registry, mocks, base_image, docker_config, images, workdir)
         f3 = cold_start(f1["image"], base_image, provider.url)
         f4 = logins(f1["image"], provider)
         f5 = image_size(f1["image"], base_image)
         machine_line = machine(base_image)
     say(f"done in {time.monotonic() - started:.0f} s")
-    table_out.write(table(machine_line, f1, f2, f3, f4, f5))
+    table_out.write(table(machine_line, f1, fresh, f2, f3, f4, f5))
     table_out.flush()
 
 

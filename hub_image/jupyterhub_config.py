@@ -181,6 +181,8 @@ c.Spawner.default_url = "/lab"
 # Cookie secret (unless JPY_COOKIE_SECRET) and database outlive restarts, so no one is logged out.
 data_dir = Path(os.environ.get("JUPYTERHUB_DATA_DIR", "/srv/jupyterhub/data"))
 data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+# A volume may come with the directory already made, and open: it holds the hub's secrets.
+data_dir.chmod(0o700)
 c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.db_url = os.environ.get("JUPYTERHUB_DB_URL", f"sqlite:///{data_dir}/jupyterhub.sqlite")
 

@@ -1,7 +1,11 @@
 """A test identity provider on loopback that answers like AWS Cognito, for tests and the try-out.
 
-oidc-provider-mock issues ID and access tokens with the claims each user is given. As Cognito
-does, its userInfo answer here leaves out `cognito:groups`: only the tokens carry group membership.
+oidc-provider-mock issues ID and access tokens with the claims each user is given. It answers at
+Cognito's paths below its domain (/oauth2/authorize, /oauth2/token, /oauth2/userInfo), so a hub
+given its URL as COGNITO_DOMAIN finds all three. As Cognito does, its userInfo answer leaves out
+`cognito:groups`: only the tokens carry group membership.
+An app client registered with `add_client` is held to its secret, callback URLs and scopes, as
+Cognito holds one; any other client id is let in with any of them (the mock's default).
 The code grant always answers with a refresh token; a refresh answer carries a new ID token with
 the user's claims (groups included) as they are at that moment, as Cognito's does.
 
@@ -23,6 +27,10 @@ import requests
 from local.polling import wait_for
 
 GROUPS_CLAIM = "cognito:groups"
+# The mock's own userinfo path, and Cognito's.
+USERINFO_PATHS = ("/userinfo", "/oauth2/userInfo")
+# Cognito takes the client's secret in the body too (oauthenticator's default), not only Basic.
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 READY_SECONDS = 60
 REQUEST_SECONDS = 10
 
@@ -37,6 +45,16 @@ class Provider:
         answer.raise_for_status()
         return sub
 
+    def add_client(
+        self, client_id: str, secret: str, callback_urls: list[str], scopes: list[str]
+    ) -> None:
+        """Register an app client (or replace one): only this secret, these URLs and scopes pass."""
+        client = {"secret": secret, "callback_urls": callback_urls, "scopes": scopes}
+        answer = requests.put(
+            f"{self.url}/clients/{client_id}", json=client, timeout=REQUEST_SECONDS
+        )
+        answer.raise_for_status()
+
 
 def cognito_like_app(users: dict[str, dict]):
     """The mock provider's app with these users, answering as the module's docstring says."""
@@ -45,18 +63,49 @@ def cognito_like_app(users: dict[str, dict]):
     from oidc_provider_mock import User, app
 
     # Private: no public API for the signing algorithm, a scope's claims or the refresh grant.
-    from oidc_provider_mock._app import _JWS_ALG, RefreshTokenGrant, _user_claims_for_scope
+    from oidc_provider_mock._app import (
+        _JWS_ALG,
+        RefreshTokenGrant,
+        _user_claims_for_scope,
+        userinfo,
+    )
 
-    # Private: the signing key, users and refresh tokens live only in the provider's storage.
-    from oidc_provider_mock._storage import storage
+    # Private: the signing key, users, clients and refresh tokens live only in its storage, and
+    # its public registration (POST /oauth2/clients) makes up the client's id and secret.
+    from oidc_provider_mock._storage import Client, storage
 
-    # Cognito takes the client's secret in the body too (oauthenticator's default), not only Basic.
-    RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    class AppClient(Client):
+        """Checked as Cognito checks an app client: a scope it does not allow is refused
+        (invalid_scope) rather than dropped; its secret comes as Basic or in the body."""
+
+        def check_endpoint_auth_method(self, method, endpoint):
+            return method in TOKEN_AUTH_METHODS
+
+        def get_allowed_scope(self, scope):
+            requested = (scope or "").split() if isinstance(scope, str) else list(scope)
+            return " ".join(requested) if set(requested) <= set(self.allowed_scopes) else None
+
+    RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     provider = app(user_claims=[User(sub=sub, claims=claims) for sub, claims in users.items()])
+    # Cognito's userInfo path: a hub derives it from COGNITO_DOMAIN.
+    provider.add_url_rule(USERINFO_PATHS[1], "cognito-userinfo", userinfo, methods=["GET", "POST"])
+
+    @provider.put("/clients/<client_id>")
+    def set_client(client_id):
+        body = flask.request.get_json()
+        client = AppClient(
+            id=client_id,
+            secret=body["secret"],
+            redirect_uris=body["callback_urls"],
+            allowed_scopes=body["scopes"],
+            token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
+        )
+        storage.store_client(client)
+        return "", 204
 
     @provider.after_request
     def userinfo_without_groups(response):
-        if flask.request.path == "/userinfo" and response.is_json:
+        if flask.request.path in USERINFO_PATHS and response.is_json:
             claims = response.get_json()
             claims.pop(GROUPS_CLAIM, None)
             response.set_data(json.dumps(claims))

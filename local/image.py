@@ -6,6 +6,7 @@ as pulumi-docker's `docker.Image` does.
 """
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def build(
     command += ["--file", str(declared.path(settings["dockerfile"])), "--tag", name]
     for arg, value in args.items():
         command += ["--build-arg", f"{arg}={value}"]
-    # As the provider does: layers of these images (if the registry has them) count as cache.
+    # As the provider does: it pulls these first (a missing one is no error); their layers count.
+    pull_cache_images(declared, image)
     for cache in settings.get("cacheFrom", {}).get("images", []):
         command += ["--cache-from", cache]
     buildkit_build(*command, str(declared.path(settings["context"])))
@@ -61,3 +63,23 @@ def push(declared: Declared, docker_config: Path, image: str = "hub") -> Pushed:
     repository = name.rsplit(":", 1)[0]
     digest_ref = next(ref for ref in pushed["RepoDigests"] if ref.startswith(f"{repository}@"))
     return Pushed(name, digest_ref, pushed["Id"])
+
+
+def pull_cache_images(declared: Declared, image: str = "hub") -> list[str]:
+    """Pull the declared image's cache_from images, as the provider does before it builds.
+
+    Like the provider, a cache image the registry does not have is no error. Needs the registry
+    login in DOCKER_CONFIG (see FreshEngine.in_use). Returns the ones pulled.
+    """
+    settings = declared.resource(IMAGE, image).inputs["build"]
+    pulled = []
+    for cache in settings.get("cacheFrom", {}).get("images", []):
+        done = subprocess.run(
+            ["docker", "pull", "--platform", settings["platform"], cache],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if done.returncode == 0:
+            pulled.append(cache)
+    return pulled

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import runpy
+import shutil
 import sys
 import threading
 from base64 import b64encode
@@ -32,6 +33,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# What the program needs besides the image's sources (image_tag.IMAGE_SOURCES).
+PROGRAM_FILES = ("__main__.py", "image_tag.py", "stack_settings.py", "Pulumi.yaml", ".dockerignore")
+PROGRAM_PACKAGES = ("hub_on_aws",)
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -258,6 +262,19 @@ class HubMocks(pulumi.runtime.Mocks):
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the program and the image's sources in `root`, to change files in."""
+    from image_tag import IMAGE_SOURCES
+
+    root.mkdir(parents=True, exist_ok=True)
+    for name in PROGRAM_FILES:
+        shutil.copy2(PROJECT_ROOT / name, root / name)
+    for name in (*PROGRAM_PACKAGES, *IMAGE_SOURCES):
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=ignore)
+    return root
 
 
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict:

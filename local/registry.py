@@ -1,7 +1,8 @@
 """A password-protected container registry on 127.0.0.1, standing in for Amazon ECR.
 
 Debian's docker-registry (distribution 2.8) with htpasswd auth for the user AWS (ECR's login name),
-filesystem storage, and an access log with one line per request, so tests can count blob uploads.
+filesystem storage, and an access log with one line per request, so tests can count blob uploads
+and the bytes of blobs pulled (the log records each response's size).
 
     from local.registry import running_registry, blob_uploads
     with running_registry(port, password, storage_dir, log_path) as registry:
@@ -13,6 +14,7 @@ From the shell (runs in the foreground until Ctrl-C or SIGTERM):
 """
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import json
@@ -25,15 +27,24 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 from local.polling import wait_for
 
 USERNAME = "AWS"
 READY_DEADLINE_SECONDS = 30
+REQUEST_SECONDS = 10
+# What `docker push` (20.10) stores; asked for explicitly, or the registry converts to schema 1.
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 # One access-log line per request, in Combined Log Format: "METHOD PATH HTTP/1.1" STATUS ...
 _REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 _BLOB_UPLOAD_PATH = re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/")
+# A blob served: its GET line with the status and the bytes of the response body.
+_BLOB_GET = re.compile(
+    r'"GET /v2/(?P<name>.+)/blobs/(?P<digest>sha256:[0-9a-f]{64}) HTTP/[\d.]+" '
+    r"(?P<status>\d{3}) (?P<bytes>\d+) "
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +60,20 @@ class Request:
     method: str
     path: str
     status: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BlobPull:
+    name: str  # the repository it was pulled from
+    digest: str
+    bytes: int  # the response body's size, as the access log records it
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    digest: str  # the blob's digest, as pushed and pulled
+    size: int  # the blob's (compressed) size
+    created_by: str  # the build step that made it, from the image's history
 
 
 def ensure_installed(command, package):
@@ -152,6 +177,70 @@ def blob_uploads(log_path, name=None):
         and request.status == 201
         and (match := _BLOB_UPLOAD_PATH.match(request.path))
         and (name is None or match["name"] == name)
+    ]
+
+
+def uploaded_digest(upload: Request) -> str:
+    """The digest a completed blob upload stored (its final PUT's ?digest=)."""
+    return parse_qs(urlparse(upload.path).query)["digest"][0]
+
+
+def manifest_pushes(log_path, name=None):
+    """Manifests the registry stored: each PUT /v2/<name>/manifests/<reference>, answered 201."""
+    return [
+        request
+        for request in requests_in_log(log_path)
+        if request.method == "PUT"
+        and request.status == 201
+        and "/manifests/" in request.path
+        and (name is None or request.path.startswith(f"/v2/{name}/manifests/"))
+    ]
+
+
+def blob_pulls(log_path, name=None):
+    """Blobs the registry served, in order: each GET of a blob answered 200 (or 206, a range)."""
+    matches = (_BLOB_GET.search(line) for line in Path(log_path).read_text().splitlines())
+    return [
+        BlobPull(m["name"], m["digest"], int(m["bytes"]))
+        for m in matches
+        if m and m["status"] in ("200", "206") and (name is None or m["name"] == name)
+    ]
+
+
+def fetch(registry: Registry, path: str, method: str = "GET") -> tuple[dict, bytes]:
+    """GET (or HEAD) /v2/<path> as user AWS; the answer's headers and body."""
+    login = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{path}",
+        method=method,
+        headers={"Authorization": f"Basic {login}", "Accept": MANIFEST_TYPE},
+    )
+    with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as answer:
+        return dict(answer.headers), answer.read()
+
+
+def blob_size(registry: Registry, name: str, digest: str) -> int:
+    """A blob's size as the registry stores it (a HEAD request)."""
+    headers, _ = fetch(registry, f"{name}/blobs/{digest}", method="HEAD")
+    return int(headers["Content-Length"])
+
+
+def manifest_bytes(registry: Registry, name: str, reference: str) -> bytes:
+    """The image manifest stored under this tag or digest, as pushed."""
+    return fetch(registry, f"{name}/manifests/{reference}")[1]
+
+
+def image_blobs(registry: Registry, name: str, reference: str) -> tuple[str, list[Layer]]:
+    """An image's config digest and its layers, bottom first, each with the step that made it."""
+    manifest = json.loads(manifest_bytes(registry, name, reference))
+    config_digest = manifest["config"]["digest"]
+    config = json.loads(fetch(registry, f"{name}/blobs/{config_digest}")[1])
+    steps = [step for step in config.get("history", []) if not step.get("empty_layer")]
+    if len(steps) != len(manifest["layers"]):
+        steps = [{}] * len(manifest["layers"])  # an image built without history
+    return config_digest, [
+        Layer(layer["digest"], layer["size"], step.get("created_by", ""))
+        for layer, step in zip(manifest["layers"], steps, strict=True)
     ]
 
 

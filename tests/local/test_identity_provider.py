@@ -1,5 +1,6 @@
-"""local/identity_provider.py answers as Cognito does: groups in the ID token, not in userInfo,
-and a refresh brings a new ID token with the groups as they are then."""
+"""local/identity_provider.py answers as Cognito does: at Cognito's paths, groups in the ID token,
+not in userInfo, a refresh brings a new ID token with the groups as they are then, and a registered
+app client is held to its secret, callback URLs and scopes."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,17 +15,18 @@ CLIENT_ID = "provider-tests"
 CLIENT_SECRET = "not-a-secret"
 SECRET_IN_BODY = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 REDIRECT_URI = "http://127.0.0.1:9/callback"
+SCOPE = "openid profile email"
 
 
-def tokens_for(provider, sub: str) -> dict:
-    """Log in as `sub` through the authorization code flow; the token endpoint's answer."""
-    authorize = requests.post(
+def authorize(provider, sub: str, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI, scope=SCOPE):
+    """Choose `sub` on the provider's login form; its answer (a redirect, when it lets them in)."""
+    return requests.post(
         f"{provider.url}/oauth2/authorize",
         params={
-            "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
             "response_type": "code",
-            "scope": "openid profile email",
+            "scope": scope,
             "state": "s",
             "nonce": "n",
         },
@@ -32,18 +34,24 @@ def tokens_for(provider, sub: str) -> dict:
         allow_redirects=False,
         timeout=REQUEST_TIMEOUT,
     )
-    assert authorize.status_code == 302, authorize.text
-    [code] = parse_qs(urlsplit(authorize.headers["location"]).query)["code"]
-    answer = requests.post(
+
+
+def token_answer(provider, authorized, body=SECRET_IN_BODY, basic_auth=None):
+    """The token endpoint's answer to the code that `authorized` redirected with."""
+    assert authorized.status_code == 302, authorized.text
+    [code] = parse_qs(urlsplit(authorized.headers["location"]).query)["code"]
+    return requests.post(
         f"{provider.url}/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            **SECRET_IN_BODY,
-        },
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+        | body,
+        auth=basic_auth,
         timeout=REQUEST_TIMEOUT,
     )
+
+
+def tokens_for(provider, sub: str) -> dict:
+    """Log in as `sub` through the authorization code flow; the token endpoint's answer."""
+    answer = token_answer(provider, authorize(provider, sub))
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -59,14 +67,16 @@ def test_id_token_has_the_groups_and_userinfo_has_not(provider):
     )
     assert id_claims[GROUPS_CLAIM] == ["hub-admins", "students"]
     assert id_claims["preferred_username"] == "grouped"
-    userinfo = requests.get(
-        f"{provider.url}/userinfo",
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=REQUEST_TIMEOUT,
-    )
-    assert userinfo.status_code == 200, userinfo.text
-    assert userinfo.json()["preferred_username"] == "grouped"
-    assert GROUPS_CLAIM not in userinfo.json()
+    # The mock's own path and Cognito's, which a hub derives from COGNITO_DOMAIN.
+    for path in ("/userinfo", "/oauth2/userInfo"):
+        userinfo = requests.get(
+            f"{provider.url}{path}",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert userinfo.status_code == 200, f"{path}: {userinfo.text}"
+        assert userinfo.json()["preferred_username"] == "grouped"
+        assert GROUPS_CLAIM not in userinfo.json()
 
 
 # The hub sends its secret in the body (oauthenticator's default) or, with basic_auth, as Basic.
@@ -112,3 +122,32 @@ def test_a_refresh_brings_a_signed_id_token_with_the_current_groups(provider, bo
         assert id_claims["sub"] == "sub-regrouped"
         assert id_claims["preferred_username"] == "regrouped"
         assert id_claims[GROUPS_CLAIM] == groups
+
+
+def test_a_registered_client_is_held_to_its_secret_callback_urls_and_scopes(provider):
+    client_id, secret = "registered-client", "the-clients-secret"
+    provider.add_client(client_id, secret, [REDIRECT_URI], ["openid", "email"])
+    provider.add_user("sub-registered", preferred_username="registered")
+
+    def authorized(**changes):
+        settings = {"client_id": client_id, "scope": "openid email"} | changes
+        return authorize(provider, "sub-registered", **settings)
+
+    # Its own secret, in the body or as Basic: tokens; another secret: none.
+    in_body = token_answer(
+        provider, authorized(), {"client_id": client_id, "client_secret": secret}
+    )
+    assert in_body.status_code == 200, in_body.text
+    as_basic = token_answer(provider, authorized(), {}, basic_auth=(client_id, secret))
+    assert as_basic.status_code == 200, as_basic.text
+    guessed = {"client_id": client_id, "client_secret": "guessed"}
+    refused = token_answer(provider, authorized(), guessed)
+    assert refused.status_code in (400, 401), refused.text
+    assert refused.json()["error"] == "invalid_client"
+    # A callback URL it does not list: no code, not even a redirect there.
+    elsewhere = authorized(redirect_uri="http://127.0.0.1:9/elsewhere")
+    assert elsewhere.status_code == 400, elsewhere.text
+    # A scope it does not allow: refused back to the client, as Cognito's invalid_scope.
+    too_wide = authorized(scope="openid email profile")
+    assert too_wide.status_code == 302, too_wide.text
+    assert parse_qs(urlsplit(too_wide.headers["location"]).query)["error"] == ["invalid_scope"]

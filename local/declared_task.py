@@ -1,0 +1,169 @@
+"""The hub's container started with docker exactly as the declared ECS task definition says.
+
+From one program run under mocks (local/program.py) and the image pushed for it (local/image.py):
+the task's one container, its image by digest from the registry, its environment and secrets, its
+volumes, its port and its init. Two values are substituted, as nothing here is AWS: the hub's public
+URL becomes its local one, and Cognito's domain the Cognito-like provider's on loopback.
+
+    task = DeclaredTask(declared, pushed, provider.url, "try", docker_config)
+    task.start()  # then poll the target group's health check at task.url
+    task.stop()  # start() again: a new container on the same volumes
+    task.remove_volumes()
+"""
+
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from local.docker_cli import docker
+from local.image import Pushed
+from local.program import Declared
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"  # noqa: S105 (a type)
+# JupyterHub's ports for its internal API and its proxy's API: the task leaves them as they are.
+HUB_INTERNAL_PORTS = (8081, 8001)
+# What this runner carries over; a container definition that sets more would run differently here.
+CARRIED = {
+    "name", "image", "essential", "portMappings", "environment", "secrets", "mountPoints",
+    "linuxParameters", "logConfiguration", "entryPoint", "command",
+}  # fmt: skip
+CARRIED_LINUX_PARAMETERS = {"initProcessEnabled"}
+
+
+class PortTaken(RuntimeError):
+    """A port the hub binds on this machine is in use already."""
+
+
+class DeclaredTask:
+    """The declared task on this machine; start() after stop() is a new container, same volumes.
+
+    `name` names its container and volumes (`<name>-<declared volume>`), apart from other runs'.
+    """
+
+    def __init__(
+        self, declared: Declared, pushed: Pushed, provider_url: str, name: str, docker_config: Path
+    ):
+        definition = declared.resource(TASK_DEFINITION).inputs
+        [self.container] = json.loads(definition["containerDefinitions"])
+        linux = self.container.get("linuxParameters", {})
+        unknown = sorted(set(self.container) - CARRIED) + sorted(
+            f"linuxParameters.{key}" for key in set(linux) - CARRIED_LINUX_PARAMETERS
+        )
+        if unknown:
+            raise ValueError(f"the task's container sets {unknown}, which this runner ignores")
+        self.image = _pinned(self.container["image"], pushed)
+        self.init = bool(linux.get("initProcessEnabled"))
+        [mapping] = self.container["portMappings"]
+        # awsvpc runs as host networking: the container's port is the host's, as it is the ENI's.
+        self.port = mapping["containerPort"]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.public_url = declared.outputs["hubUrl"].value
+        self.provider_url = provider_url
+        self.docker_config = docker_config
+        self.name = f"{name}-{self.container['name']}"
+        # Each declared volume's path in the container, and the docker volume that stands in for it.
+        self.mounts = {m["sourceVolume"]: m["containerPath"] for m in self.container["mountPoints"]}
+        undeclared = set(self.mounts) - {volume["name"] for volume in definition["volumes"]}
+        if undeclared:
+            raise ValueError(f"the task's container mounts {sorted(undeclared)}, not task volumes")
+        self.volumes = {source: f"{name}-{source}" for source in self.mounts}
+        self.secret_values = {
+            version.inputs["secretId"]: version.inputs["secretString"]
+            for version in declared.resources
+            if version.type == SECRET_VERSION
+        }
+
+    def local_url(self, url: str) -> str:
+        """A URL below the hub's public one, as the hub is reached on this machine."""
+        if not url.startswith(f"{self.public_url}/"):
+            raise ValueError(f"{url} is not below the hub's URL {self.public_url}")
+        return self.url + url.removeprefix(self.public_url)
+
+    def environment(self) -> dict[str, str]:
+        """The container's environment: the task's entries, then its secrets' values."""
+        env = {pair["name"]: pair["value"] for pair in self.container["environment"]}
+        missing = {"OAUTH_CALLBACK_URL", "COGNITO_DOMAIN"} - set(env)
+        if missing:
+            raise ValueError(f"the task's environment has no {sorted(missing)}")
+        # The hub answers on loopback here, not at https://<hubDomain> behind the load balancer.
+        env["OAUTH_CALLBACK_URL"] = self.local_url(env["OAUTH_CALLBACK_URL"])
+        # The Cognito-like provider answers at Cognito's paths; the hub allows http on loopback.
+        env["COGNITO_DOMAIN"] = self.provider_url
+        # ECS reads each from Secrets Manager at start: here, the value the program declared.
+        for secret in self.container["secrets"]:
+            env[secret["name"]] = self.secret_values[secret["valueFrom"]]
+        return env
+
+    def start(self) -> None:
+        """Pull the image by digest and start the container; the caller waits for its health."""
+        taken = [port for port in (self.port, *HUB_INTERNAL_PORTS) if not _free(port)]
+        if taken:
+            raise PortTaken(f"port(s) {taken} in use here; the hub needs them: stop what uses them")
+        # ECS pulls with the execution role's ECR login; here, the registry login of the push.
+        docker("pull", self.image, env=dict(os.environ, DOCKER_CONFIG=str(self.docker_config)))
+        env = self.environment()
+        # Host networking, so the hub reaches the provider on 127.0.0.1 and is reached there.
+        command = ["run", "--detach", "--name", self.name, "--network", "host"]
+        command += ["--init"] if self.init else []
+        for source, path in self.mounts.items():
+            # An EFS access point starts empty: the image's files at the path are not copied in.
+            volume = f"type=volume,source={self.volumes[source]},target={path},volume-nocopy"
+            command += ["--mount", volume]
+        for name in env:
+            # Values go through docker's environment, so no secret is on a command line.
+            command += ["--env", name]
+        entry_point = self.container.get("entryPoint", [])
+        command += ["--entrypoint", entry_point[0]] if entry_point else []
+        arguments = [*entry_point[1:], *self.container.get("command", [])]
+        # Logs stay with docker (`docker logs`): the task's awslogs driver needs CloudWatch.
+        docker(*command, self.image, *arguments, env={**os.environ, **env})
+
+    def check_running(self) -> None:
+        """Raise, with its logs, if the container has stopped (a hub that cannot start exits)."""
+        running = docker("inspect", "--format", "{{.State.Running}}", self.name).strip()
+        if running != "true":
+            raise RuntimeError(f"the hub container {self.name} exited:\n{self.logs()}")
+
+    def logs(self) -> str:
+        done = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True)
+        return done.stdout + done.stderr
+
+    def run(self, *command: str, user: str = "root") -> subprocess.CompletedProcess:
+        """Run a command in the container (docker exec); the caller checks the result."""
+        return subprocess.run(
+            ["docker", "exec", "--user", user, self.name, *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(["docker", "rm", "--force", self.name], capture_output=True)
+
+    def remove_volumes(self) -> None:
+        volumes = self.volumes.values()
+        subprocess.run(["docker", "volume", "rm", "--force", *volumes], capture_output=True)
+
+
+def _pinned(declared_image: str, pushed: Pushed) -> str:
+    """The pushed image by digest, once the task is seen to pin the pushed repository by digest."""
+    repository, _, digest = declared_image.partition("@")
+    pushed_repository = pushed.digest_ref.partition("@")[0]
+    if repository != pushed_repository or not digest.startswith("sha256:"):
+        raise ValueError(f"the task runs {declared_image}, not {pushed_repository}@sha256:...")
+    # The mocks make the declared digest up; the repository is the declared one, the digest real.
+    return pushed.digest_ref
+
+
+def _free(port: int) -> bool:
+    """Whether nothing listens on this port, on any address (connections closing do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError:
+            return False
+        return True
