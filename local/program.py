@@ -449,6 +449,7 @@ def _modules_from(project_root: Path):
         sys.modules.update(saved)
 
 
+# Not exported, but set_mocks takes one: the only way to see the requests before they are decoded.
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock engine, noting each resource and invoke exactly as the program sent it."""
 

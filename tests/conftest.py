@@ -1,6 +1,9 @@
 """Fixtures shared by the test folders."""
 
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,14 @@ from tests.support import free_port
 def project_copy(tmp_path):
     """A copy of the project to change files in; the real sources stay untouched."""
     return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="module")
+def docker_config():
+    """A throw-away docker client config: the registry login never lands in ~/.docker."""
+    path = Path(tempfile.mkdtemp(prefix="docker-config-"))
+    yield path
+    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="session")

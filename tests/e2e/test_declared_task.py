@@ -8,11 +8,8 @@ the declared Cognito users their attributes: a mismatch between client and task 
 
 import html
 import secrets
-import shutil
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -64,14 +61,6 @@ class RecordingMocks(HubMocks):
         resource_id, state = super().new_resource(args)
         self.states[(args.typ, args.name)] = {"id": resource_id, **state}
         return resource_id, state
-
-
-@pytest.fixture(scope="module")
-def docker_config():
-    """A throw-away docker client config: the registry login never lands in ~/.docker."""
-    path = Path(tempfile.mkdtemp(prefix="docker-config-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ pip steps from the cache (issue 11).
 import contextlib
 import dataclasses
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -109,14 +107,6 @@ def up_on_fresh_runner(
     )
     uploads = blob_uploads(registry.log_path)[uploads_before:]
     return FreshUp(pushed, [uploaded_digest(upload) for upload in uploads], root_fs)
-
-
-@pytest.fixture(scope="module")
-def docker_config():
-    """A throw-away docker client config: the registry login never lands in ~/.docker."""
-    path = Path(tempfile.mkdtemp(prefix="docker-config-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="module")

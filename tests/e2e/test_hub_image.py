@@ -10,9 +10,7 @@ import html
 import json
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
@@ -71,14 +69,6 @@ def build_and_push(registry, base_image: str, docker_config: Path, **stack) -> P
         build(declared, base_image)
     with stage(f"push {tag}"):
         return push(declared, docker_config)
-
-
-@pytest.fixture(scope="module")
-def docker_config():
-    """A throw-away docker client config: the registry login never lands in ~/.docker."""
-    path = Path(tempfile.mkdtemp(prefix="docker-config-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="module")

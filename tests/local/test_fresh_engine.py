@@ -4,10 +4,7 @@ through the registry (whose log counts the bytes it served), and leaves nothing 
 import contextlib
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -34,13 +31,6 @@ def started_engine():
 def engine():
     with started_engine() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def docker_config():
-    path = Path(tempfile.mkdtemp(prefix="docker-config-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="module")
