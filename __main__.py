@@ -75,15 +75,18 @@ build = {
     "context": ".",
     "dockerfile": image_tag.DOCKERFILE,
     "platform": settings.platform,
-    "args": {
+    # The image records which of its steps made which layer, so a later build can reuse them.
+    "args": {"BUILDKIT_INLINE_CACHE": "1"},
+}
+if not on_aws:
+    # Image only: the lists are the image's last lines. On AWS they live in S3 (step 5) instead,
+    # so a users-only change builds no new image and restarts nobody.
+    build["args"] |= {
         "ADMIN_USERS": ",".join(settings.admin_users),
         "ALLOWED_USERS": ",".join(settings.allowed_users),
         "ADMIN_GROUPS": ",".join(settings.admin_groups),
         "ALLOWED_GROUPS": ",".join(settings.allowed_groups),
-        # The image records which of its steps made which layer, so a later build can reuse them.
-        "BUILDKIT_INLINE_CACHE": "1",
-    },
-}
+    }
 # The tag digests the sources and these settings: the image is rebuilt only under a new tag.
 image_tag.give_sources_their_git_modes(PROJECT_ROOT)
 tag = image_tag.tag_for(PROJECT_ROOT, build)
@@ -130,8 +133,12 @@ if on_aws:
         image=image.repo_digest,
         platform=settings.platform,
         repository_arn=repository.arn,
-        usernames=sorted({*settings.admin_users, *settings.allowed_users}),
-        groups=sorted({*settings.admin_groups, *settings.allowed_groups}),
+        lists={
+            "adminUsers": settings.admin_users,
+            "allowedUsers": settings.allowed_users,
+            "adminGroups": settings.admin_groups,
+            "allowedGroups": settings.allowed_groups,
+        },
         protect=not settings.force_delete,
     )
     pulumi.export("hubUrl", hub.url)

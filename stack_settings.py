@@ -4,6 +4,7 @@ Defaults live in Pulumi.yaml's `config:` block; the CLI merges them in, so nothi
 Lives outside users/ because users/ is copied into the hub image, which has no Pulumi.
 """
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -15,6 +16,10 @@ from users.lists import (
     clean_group_list,
     clean_user_list,
 )
+
+# The Pulumi CLI hands the program its whole config in one environment variable, PULUMI_CONFIG,
+# and Linux refuses one "NAME=value" over 128 KiB: past that `pulumi up` fails before we run.
+CONFIG_CEILING_BYTES = 128 * 1024
 
 # os/arch as docker names it, with an optional variant: linux/amd64, linux/arm64, linux/arm/v7.
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
@@ -48,6 +53,10 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
         )
     admin_users, allowed_users = _user_lists(config, stack)
     admin_groups, allowed_groups = _group_lists(config, stack)
+    lists = {"adminUsers": admin_users, "allowedUsers": allowed_users}
+    _warn_near_the_config_ceiling(
+        lists | {"adminGroups": admin_groups, "allowedGroups": allowed_groups}
+    )
     if not admin_users and not admin_groups:
         raise pulumi.RunError(
             "adminUsers, adminGroups: both empty; the hub needs at least one admin, e.g. "
@@ -87,3 +96,21 @@ def _group_lists(config: pulumi.Config, stack: str) -> tuple[list[str], list[str
     except UserListError as error:
         raise pulumi.RunError(f"{error} (change it in Pulumi.{stack}.yaml)") from None
     return admin_groups, allowed_groups
+
+
+def config_bytes(lists: dict[str, list[str]]) -> int:
+    """About what the lists take of PULUMI_CONFIG: each list is JSON inside the config's JSON."""
+    inner = {f"serverless-hub:{key}": json.dumps(names) for key, names in lists.items()}
+    return len(f"PULUMI_CONFIG={json.dumps(inner)}")
+
+
+def _warn_near_the_config_ceiling(lists: dict[str, list[str]]) -> None:
+    size = config_bytes(lists)
+    if size > CONFIG_CEILING_BYTES // 2:
+        names = sum(len(entries) for entries in lists.values())
+        pulumi.log.warn(
+            f"adminUsers, allowedUsers, adminGroups, allowedGroups: {names:,} entries take about "
+            f"{size:,} bytes of the {CONFIG_CEILING_BYTES:,} the Pulumi CLI can hand the program; "
+            "past that `pulumi up` fails before anything runs. For thousands of people, use "
+            "Cognito groups (allowedGroups): membership lives in Cognito, not in stack config"
+        )

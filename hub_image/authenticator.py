@@ -6,24 +6,121 @@
   is removed (JupyterHub's own `delete_invalid_users`), ending their sessions, tokens and servers.
 - With auth state kept (JUPYTERHUB_CRYPT_KEY), each user's tokens are renewed every
   `auth_refresh_age` seconds and a login's checks run again, so leaving a Cognito group bites.
+- With the lists in S3 (`user_lists_url`), they are read again every
+  `user_lists_refresh_seconds` and a change applies at once, as a restart with them would.
 """
 
-from jupyterhub.utils import utcnow
+import asyncio
+from dataclasses import fields
+
+from jupyterhub import orm, roles
+from jupyterhub.utils import maybe_future, utcnow
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
+from tornado.ioloop import PeriodicCallback
+from traitlets import Integer, Unicode
+
+from hub_image.user_lists import S3Lists, UserLists
 
 
 class CognitoAuthenticator(GenericOAuthenticator):
+    user_lists_url = Unicode(
+        "",
+        help="s3://bucket/key of the lists, read again while the hub runs; empty: they are fixed",
+    ).tag(config=True)
+    user_lists_refresh_seconds = Integer(
+        help="Seconds between reads of user_lists_url (the config sets it, default and all)"
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # Users created before this moment came from an earlier start: the lists must admit them.
         self.started = utcnow(with_tz=False)
+        if self.user_lists_url:
+            self.start_refreshing_lists()
 
     def admits(self, username: str, groups: list[str]) -> bool:
         """Whether the lists (or the allowed and admin groups) let this user in."""
         if username in self.admin_users or username in self.allowed_users:
             return True
         return self.manage_groups and bool(set(groups) & (self.allowed_groups | self.admin_groups))
+
+    def makes_admin(self, username: str, groups: list[str]) -> bool:
+        """Whether the lists (or the admin groups) make this user an admin."""
+        return username in self.admin_users or (
+            self.manage_groups and bool(set(groups) & self.admin_groups)
+        )
+
+    def start_refreshing_lists(self) -> None:
+        """Read the lists' object again every user_lists_refresh_seconds, in the hub's event loop.
+
+        JupyterHub makes its authenticator inside its running loop, so a periodic callback started
+        here runs for the hub's life, as JupyterHub's own periodic jobs do.
+        """
+        # The lists the config read at start: what the hub applies until the object changes.
+        self.applied_lists = UserLists(
+            *map(
+                frozenset,
+                (self.admin_users, self.allowed_users, self.admin_groups, self.allowed_groups),
+            )
+        )
+        self.lists_object = S3Lists(self.user_lists_url)
+        self.lists_refresh = PeriodicCallback(
+            self.refresh_lists, 1000 * self.user_lists_refresh_seconds
+        )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # made outside a hub (a test): there is no hub to refresh
+        self.lists_refresh.start()
+
+    async def refresh_lists(self) -> None:
+        """Read the object (a conditional GET, off the event loop); apply new good lists at once."""
+        hub = self.parent
+        # Users are removed as the REST API removes them, so not before the hub serves that API.
+        if getattr(hub, "http_server", None) is None:
+            return
+        try:
+            await asyncio.to_thread(self.lists_object.refresh, self.log)
+            lists = self.lists_object.lists
+            if lists is not None and lists != self.applied_lists:
+                if await self.apply_lists(hub, lists):
+                    self.applied_lists = lists
+        except Exception:
+            self.log.exception("Applying the user lists from %s failed", self.user_lists_url)
+
+    async def apply_lists(self, hub, lists: UserLists) -> bool:
+        """Make the running hub follow new lists as a restart with them would: new names may log
+        in, users no longer admitted are removed, admin follows the lists. False if a removal
+        failed; the next refresh tries again."""
+        self.log.info(
+            "New user lists from %s: %s", self.user_lists_url, changes(self.applied_lists, lists)
+        )
+        replace(self.admin_users, lists.admin_users)
+        # Admins may always log in: JupyterHub's start adds them to allowed_users too.
+        replace(self.allowed_users, lists.allowed_users | lists.admin_users)
+        replace(self.admin_groups, lists.admin_groups)
+        replace(self.allowed_groups, lists.allowed_groups)
+        complete = True
+        # Groups as at each user's last login or refresh, as at start (see add_user).
+        for orm_user in hub.db.query(orm.User).all():
+            name, groups = orm_user.name, [group.name for group in orm_user.groups]
+            if not self.admits(name, groups):
+                self.log.warning("Removing %s: no longer in the hub's lists or groups", name)
+                try:
+                    await remove_user(hub, hub.users[orm_user])
+                except Exception as error:
+                    self.log.error(
+                        "Could not remove %s yet (next refresh tries again): %s", name, error
+                    )
+                    complete = False
+            elif orm_user.admin != self.makes_admin(name, groups):
+                orm_user.admin = not orm_user.admin
+                self.log.info("%s is %s an admin", name, "now" if orm_user.admin else "no longer")
+                # The admin role follows the flag, as at a login.
+                roles.assign_default_roles(hub.db, entity=orm_user)
+                hub.db.commit()
+        return complete
 
     def add_user(self, user):
         """At start, called for every user in the database: one the lists no longer admit goes."""
@@ -107,6 +204,38 @@ def admin_only_if_listed(auth_model: dict) -> dict:
     if auth_model["admin"] is None:
         auth_model["admin"] = False
     return auth_model
+
+
+def changes(old: UserLists, new: UserLists) -> str:
+    """What changed between two lists, in one line: `allowed_users +['cat'] -['ben']`."""
+    parts = []
+    for field in fields(UserLists):
+        before, after = getattr(old, field.name), getattr(new, field.name)
+        added, removed = sorted(after - before), sorted(before - after)
+        if added or removed:
+            parts.append(f"{field.name} +{added} -{removed}")
+    return "; ".join(parts)
+
+
+def replace(names: set, new: frozenset) -> None:
+    """Make a set hold `new` in place, never passing through empty or a mix of both."""
+    names.intersection_update(new)
+    names.update(new)
+
+
+async def remove_user(hub, user) -> None:
+    """Remove a user the lists no longer admit, as the hub's REST API DELETE does: their servers
+    stop, then their record goes, and with it their sessions and API tokens."""
+    for name, spawner in list(user.spawners.items()):
+        if spawner.pending:
+            raise RuntimeError(f"{spawner._log_name} is {spawner.pending}")
+        if spawner.active:
+            # As JupyterHub stops a server: out of the proxy first, then the server itself.
+            await hub.proxy.delete_user(user, name)
+            await user.stop(name)
+    await maybe_future(hub.authenticator.delete_user(user))
+    await user.delete_spawners()
+    hub.users.delete(user)
 
 
 async def stop_servers(user, handler) -> None:

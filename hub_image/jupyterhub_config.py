@@ -10,13 +10,8 @@ import jwt
 from tornado import web
 from traitlets.log import get_logger
 
-from users.lists import (
-    UserListError,
-    check_home_directories,
-    clean_group_list,
-    clean_user_list,
-    parse_user_list,
-)
+from hub_image.user_lists import lists_at_start
+from users.lists import UserListError
 from users.names import USERNAME_PATTERN, group_name_problem
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it loads this file)
@@ -30,12 +25,12 @@ def required(name):
     return value
 
 
-def name_list(name, clean):
-    """Usernames or group names (comma/whitespace separated or a JSON array), checked by `clean`."""
-    try:
-        return clean(name, parse_user_list(name, os.environ.get(name, "")))
-    except UserListError as error:
-        raise SystemExit(str(error)) from None
+def seconds(name, default):
+    """A number of seconds, more than zero, from the environment."""
+    value = os.environ.get(name, default).strip()
+    if not value.isdigit() or int(value) == 0:
+        raise SystemExit(f"{name}: must be seconds > 0 (got {value!r})")
+    return int(value)
 
 
 def secure_url(name, value):
@@ -98,22 +93,19 @@ c.GenericOAuthenticator.username_claim = username_from
 # Names the hub can't house are refused at login; JupyterHub uses re.match, so anchor the end.
 c.Authenticator.username_pattern = rf"(?:{USERNAME_PATTERN})\Z"
 
-# Who may log in: only these lists, read at every start (no one is kept from earlier lists).
-admin_users = name_list("ADMIN_USERS", clean_user_list)
-allowed_users = name_list("ALLOWED_USERS", clean_user_list)
-# Cognito group names keep their case: the ID token carries them as created.
-admin_groups = name_list("ADMIN_GROUPS", clean_group_list)
-allowed_groups = name_list("ALLOWED_GROUPS", clean_group_list)
-if not admin_users and not admin_groups:
-    raise SystemExit(
-        "ADMIN_USERS, ADMIN_GROUPS: both empty; list at least one admin user or admin group"
-    )
+# Who may log in: only the lists (no one is kept from earlier ones), checked as `pulumi preview`
+# checks them. From USER_LISTS_URL's S3 object, kept fresh while the hub runs; else from the
+# environment, read at every start.
+lists_url = os.environ.get("USER_LISTS_URL", "").strip()
+if lists_url:
+    c.CognitoAuthenticator.user_lists_url = lists_url
+    c.CognitoAuthenticator.user_lists_refresh_seconds = seconds("USER_LISTS_REFRESH_SECONDS", "30")
 try:
-    check_home_directories({"ADMIN_USERS": admin_users, "ALLOWED_USERS": allowed_users})
+    lists = lists_at_start(os.environ, get_logger())
 except UserListError as error:
     raise SystemExit(str(error)) from None
-c.Authenticator.admin_users = set(admin_users)
-c.Authenticator.allowed_users = set(allowed_users)
+c.Authenticator.admin_users = set(lists.admin_users)
+c.Authenticator.allowed_users = set(lists.allowed_users)
 c.Authenticator.allow_existing_users = False
 # Users in the database whom the lists no longer admit are removed at start (see authenticator.py).
 c.Authenticator.delete_invalid_users = True
@@ -143,25 +135,19 @@ def groups_from_id_token(auth_state):
 
 
 # Members of these Cognito groups may log in, or are admins; admin_users stay admins regardless.
-if admin_groups or allowed_groups:
+# Lists from USER_LISTS_URL may name groups at any time, so groups are read from the start.
+groups_in_use = bool(lists.admin_groups or lists.allowed_groups or lists_url)
+if groups_in_use:
     c.Authenticator.manage_groups = True
     c.GenericOAuthenticator.auth_state_groups_key = groups_from_id_token
-    c.GenericOAuthenticator.admin_groups = set(admin_groups)
-    c.GenericOAuthenticator.allowed_groups = set(allowed_groups)
-
-
-def seconds(name, default):
-    """A number of seconds, more than zero, from the environment."""
-    value = os.environ.get(name, default).strip()
-    if not value.isdigit() or int(value) == 0:
-        raise SystemExit(f"{name}: must be seconds > 0 (got {value!r})")
-    return int(value)
-
+    c.GenericOAuthenticator.admin_groups = set(lists.admin_groups)
+    c.GenericOAuthenticator.allowed_groups = set(lists.allowed_groups)
 
 # Renewing tokens (and re-reading groups) needs the refresh token, kept encrypted with this key.
-if (admin_groups or allowed_groups) and not os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
+if groups_in_use and not os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
+    groups_from = "USER_LISTS_URL" if lists_url else "ADMIN_GROUPS or ALLOWED_GROUPS"
     raise SystemExit(
-        "JUPYTERHUB_CRYPT_KEY: is not set; with ADMIN_GROUPS or ALLOWED_GROUPS the hub keeps "
+        f"JUPYTERHUB_CRYPT_KEY: is not set; with {groups_from} the hub keeps "
         "refresh tokens to re-check group membership (make a key with: openssl rand -hex 32)"
     )
 if os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():

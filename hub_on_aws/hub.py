@@ -8,6 +8,7 @@ from hub_on_aws.network import HubNetwork
 from hub_on_aws.service import HubService
 from hub_on_aws.settings import HubOnAws
 from hub_on_aws.storage import HubFiles
+from hub_on_aws.user_lists import HubUserLists
 
 
 class Hub(pulumi.ComponentResource):
@@ -21,8 +22,7 @@ class Hub(pulumi.ComponentResource):
         image: pulumi.Input[str],
         platform: str,
         repository_arn: pulumi.Input[str],
-        usernames: list[str],
-        groups: list[str],
+        lists: dict[str, list[str]],
         protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -35,11 +35,12 @@ class Hub(pulumi.ComponentResource):
             user_pool_id=settings.cognito_user_pool_id,
             domain_url=settings.cognito_domain,
             domain_prefix=settings.cognito_domain_prefix,
-            usernames=usernames,
-            groups=groups,
+            usernames=sorted({*lists["adminUsers"], *lists["allowedUsers"]}),
+            groups=sorted({*lists["adminGroups"], *lists["allowedGroups"]}),
             protect=protect,
             opts=child,
         )
+        self.user_lists = HubUserLists(name, lists=lists, protect=protect, opts=child)
         network = HubNetwork(name, vpc_id=settings.vpc_id, opts=child)
         self.files = HubFiles(
             name,
@@ -63,8 +64,9 @@ class Hub(pulumi.ComponentResource):
             image=image,
             platform=platform,
             repository_arn=repository_arn,
-            # What the image needs besides its lists (which it carries) and its two secrets.
+            # What the image needs besides its two secrets; the lists it reads from S3.
             environment={
+                "USER_LISTS_URL": self.user_lists.url,
                 "OAUTH_CLIENT_ID": self.login.client_id,
                 "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
                 "COGNITO_DOMAIN": self.login.domain_url,
@@ -77,6 +79,7 @@ class Hub(pulumi.ComponentResource):
             subnet_ids=settings.subnet_ids,
             security_group_id=network.task.id,
             files=self.files,
+            lists_object_arn=self.user_lists.object_arn,
             target_group_arn=self.load_balancer.target_group.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )

@@ -41,6 +41,7 @@ class HubService(pulumi.ComponentResource):
         subnet_ids: list[str],
         security_group_id: pulumi.Input[str],
         files,
+        lists_object_arn: pulumi.Input[str],
         target_group_arn: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -64,7 +65,11 @@ class HubService(pulumi.ComponentResource):
             child,
         )
         self.task_role = _role(
-            f"{name}-task", files.file_system.arn.apply(file_system_policy), child
+            f"{name}-task",
+            pulumi.Output.all(files.file_system.arn, lists_object_arn).apply(
+                lambda arns: task_policy(*arns)
+            ),
+            child,
         )
         region = aws.get_region_output().region
         containers = pulumi.Output.all(
@@ -178,14 +183,17 @@ def execution_policy(repository_arn: str, log_group_arn: str, secret_arns: list[
     )
 
 
-def file_system_policy(file_system_arn: str) -> str:
-    """What the hub may do with its file system: mount it, write, and own homes as root."""
+def task_policy(file_system_arn: str, lists_object_arn: str) -> str:
+    """What the hub may do: mount its file system (write, own homes as root), read its lists."""
     actions = [
         "elasticfilesystem:ClientMount",
         "elasticfilesystem:ClientRootAccess",
         "elasticfilesystem:ClientWrite",
     ]
-    return _policy({"Action": actions, "Resource": file_system_arn})
+    return _policy(
+        {"Action": actions, "Resource": file_system_arn},
+        {"Action": "s3:GetObject", "Resource": lists_object_arn},
+    )
 
 
 def _policy(*statements: dict) -> str:

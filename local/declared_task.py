@@ -17,12 +17,14 @@ import socket
 import subprocess
 from pathlib import Path
 
+from local.aws_stand_in import S3StandIn
 from local.docker_cli import docker
 from local.image import Pushed
 from local.program import Declared
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"  # noqa: S105 (a type)
+LISTS_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 # JupyterHub's ports for its internal API and its proxy's API: the task leaves them as they are.
 HUB_INTERNAL_PORTS = (8081, 8001)
 # What this runner carries over; a container definition that sets more would run differently here.
@@ -44,7 +46,13 @@ class DeclaredTask:
     """
 
     def __init__(
-        self, declared: Declared, pushed: Pushed, provider_url: str, name: str, docker_config: Path
+        self,
+        declared: Declared,
+        pushed: Pushed,
+        provider_url: str,
+        name: str,
+        docker_config: Path,
+        s3: S3StandIn | None = None,
     ):
         definition = declared.resource(TASK_DEFINITION).inputs
         [self.container] = json.loads(definition["containerDefinitions"])
@@ -63,6 +71,7 @@ class DeclaredTask:
         self.public_url = declared.outputs["hubUrl"].value
         self.provider_url = provider_url
         self.docker_config = docker_config
+        self.s3 = s3
         self.name = f"{name}-{self.container['name']}"
         # Each declared volume's path in the container, and the docker volume that stands in for it.
         self.mounts = {m["sourceVolume"]: m["containerPath"] for m in self.container["mountPoints"]}
@@ -95,7 +104,25 @@ class DeclaredTask:
         # ECS reads each from Secrets Manager at start: here, the value the program declared.
         for secret in self.container["secrets"]:
             env[secret["name"]] = self.secret_values[secret["valueFrom"]]
+        if "USER_LISTS_URL" in env:
+            if self.s3 is None:
+                raise ValueError(
+                    "the task reads its lists from S3: give DeclaredTask an s3 stand-in"
+                )
+            # On ECS the task role's credentials reach S3; here, S3's stand-in on loopback.
+            env |= self.s3.environment()
         return env
+
+    def publish_lists(self, declared: Declared) -> None:
+        """Write the lists object as `pulumi up` would, from a (possibly newer) program run."""
+        [lists] = [r.inputs for r in declared.resources if r.type == LISTS_OBJECT]
+        client = self.s3.client()
+        if lists["bucket"] not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+            client.create_bucket(
+                Bucket=lists["bucket"],
+                CreateBucketConfiguration={"LocationConstraint": client.meta.region_name},
+            )
+        client.put_object(Bucket=lists["bucket"], Key=lists["key"], Body=lists["content"].encode())
 
     def start(self) -> None:
         """Pull the image by digest and start the container; the caller waits for its health."""

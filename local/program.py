@@ -178,6 +178,9 @@ class HubMocks(pulumi.runtime.Mocks):
         if typ == "aws:efs/fileSystem:FileSystem":
             fs_id = f"fs-{short}"
             return {"id": fs_id, "arn": self.arn("elasticfilesystem", f"file-system/{fs_id}")}
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = f"{resource_name}-{short[:7]}"
+            return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
         if typ == "aws:efs/accessPoint:AccessPoint":
             return {"id": f"fsap-{short}"}
         if typ == "aws:ec2/securityGroup:SecurityGroup":

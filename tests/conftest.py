@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from local.aws_stand_in import REGION, running_s3
 from local.identity_provider import running_provider
 from local.program import copy_project
 from local.registry import running_registry
@@ -25,6 +26,20 @@ def docker_config():
     path = Path(tempfile.mkdtemp(prefix="docker-config-"))
     yield path
     shutil.rmtree(path)
+
+
+LISTS_BUCKET = "hub-lists"
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """The S3 stand-in on loopback, with the bucket the tests keep user lists in."""
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    with running_s3(free_port(), log) as stand_in:
+        stand_in.client().create_bucket(
+            Bucket=LISTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield stand_in
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from local.declared_task import DeclaredTask
+from local.docker_cli import docker
 from local.image import Pushed, build, push
 from local.polling import wait_for
 from local.program import Declared, HubMocks, run_program
@@ -41,6 +42,8 @@ TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 SERVICE = "aws:ecs/service:Service"
 # As long as the service's grace period (health_check_grace_period_seconds).
 HEALTHY_SECONDS = 120
+# The hub re-reads the lists every 30 s (its default, as the task sets none): two rounds and some.
+LISTS_SECONDS = 90
 
 
 class Deployed(NamedTuple):
@@ -86,15 +89,19 @@ def deploy(registry, base_image, docker_config):
 
 
 @pytest.fixture
-def start_task(provider, docker_config):
+def start_task(provider, docker_config, s3):
     """Start the declared task from a program run; each one a new container on the same volumes."""
     started = []
     name = f"e2e-task-{secrets.token_hex(4)}"
 
     def start(what: str, deployed: Deployed) -> DeclaredTask:
-        task = DeclaredTask(deployed.declared, deployed.pushed, provider.url, name, docker_config)
+        task = DeclaredTask(
+            deployed.declared, deployed.pushed, provider.url, name, docker_config, s3=s3
+        )
         started.append(task)
         register_app_client(provider, deployed, task)
+        # `pulumi up` writes the lists object before the service starts the task.
+        task.publish_lists(deployed.declared)
         with stage(f"start the declared task {what}"):
             task.start()
             wait_until_healthy(task, deployed.declared)
@@ -181,26 +188,44 @@ def test_the_declared_task_serves_an_invited_user(deploy, start_task, provider):
     assert stat.stdout.split() == [uid.stdout.strip(), "700", volume_path]
 
 
+def container_id(task: DeclaredTask) -> str:
+    return docker("inspect", "--format", "{{.Id}}", task.name).strip()
+
+
 def test_a_name_taken_off_and_put_back_gets_in_with_its_new_identity(deploy, start_task, provider):
     listed = deploy("with the user listed")
-    first = start_task("with the user listed", listed)
-    admin = log_in(first, invited(provider, listed.declared, ADMIN), ADMIN, "before the removal")
-    log_in(first, invited(provider, listed.declared, INVITED), INVITED, "before the removal")
+    task = start_task("with the user listed", listed)
+    running = container_id(task)
+    admin = log_in(task, invited(provider, listed.declared, ADMIN), ADMIN, "before the removal")
+    log_in(task, invited(provider, listed.declared, INVITED), INVITED, "before the removal")
     # The Cognito user made when they are put back: same attributes, a new sub.
     new_sub = str(uuid.uuid4())
     invited(provider, listed.declared, INVITED, sub=new_sub)
     # While the name is bound to the first identity, the new one is refused.
-    _, refused = login(first, new_sub)
+    _, refused = login(task, new_sub)
     assert refused.status_code == 403 and "already bound" in html.unescape(refused.text)
-    first.stop()
 
+    # A users-only change: no new image (nor task); `pulumi up` rewrites the lists object only.
     without = deploy("without the user", allowedUsers=[])
-    second = start_task("without the user", without)
-    # The hub removed them at start: the admin (same data volume, same session) sees no such user.
-    assert api(admin, second, "GET", f"/users/{ADMIN}").status_code == 200
-    assert api(admin, second, "GET", f"/users/{INVITED}").status_code == 404
-    second.stop()
+    assert without.pushed.digest_ref == listed.pushed.digest_ref
+    task.publish_lists(without.declared)
+    with stage("the running hub removes the user"):
+        wait_for(
+            lambda: api(admin, task, "GET", f"/users/{INVITED}").status_code == 404,
+            LISTS_SECONDS,
+            f"the hub to remove {INVITED} after the lists object changed",
+        )
+    assert api(admin, task, "GET", f"/users/{ADMIN}").status_code == 200
 
-    third = start_task("with the user put back", deploy("with the user put back"))
-    session = log_in(third, new_sub, INVITED, "with a new sub")
-    assert api(session, third, "GET", "/user").json()["name"] == INVITED
+    task.publish_lists(deploy("with the user put back").declared)
+    with stage("the running hub lets the user back in"):
+        wait_for(
+            lambda: login(task, new_sub)[1].status_code == 302,
+            LISTS_SECONDS,
+            f"{INVITED}'s new identity to get in after the lists object changed",
+        )
+    session = log_in(task, new_sub, INVITED, "with a new sub")
+    assert api(session, task, "GET", "/user").json()["name"] == INVITED
+    # All of it without a restart: the same container throughout.
+    task.check_running()
+    assert container_id(task) == running

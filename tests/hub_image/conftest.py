@@ -1,8 +1,9 @@
 """Run the real hub from hub_image/jupyterhub_config.py against a real OpenID Connect provider.
 
-Both listen on loopback ports. The hub gets only the environment given here, so nothing from
-the machine running the tests leaks into its configuration. Logins stop following redirects
-after the OAuth callback, so no user server (and no system account) is ever started.
+Both listen on loopback ports, as does the S3 stand-in (moto) for hubs whose lists are in S3.
+The hub gets only the environment given here, so nothing from the machine running the tests leaks
+into its configuration. Logins stop following redirects after the OAuth callback, so no user
+server (and no system account) is ever started.
 """
 
 import os
@@ -99,6 +100,13 @@ CONFIG_VARIABLES = [
     "JUPYTERHUB_CULL_IDLE_TIMEOUT",
     "JUPYTERHUB_CRYPT_KEY",
     "JUPYTERHUB_AUTH_REFRESH_AGE",
+    "USER_LISTS_URL",
+    "USER_LISTS_REFRESH_SECONDS",
+    # boto3 reads these for the config, when the lists are in S3.
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
 ]
 
 
@@ -130,8 +138,13 @@ def hub_command(port: int) -> list[str]:
     ]
 
 
-def start_hub(provider: Provider, workdir: Path, port: int | None = None, **settings) -> Hub:
-    """Start the hub (working directory and data in `workdir`) and wait until it is healthy."""
+def start_hub(
+    provider: Provider, workdir: Path, port: int | None = None, options=(), **settings
+) -> Hub:
+    """Start the hub (working directory and data in `workdir`) and wait until it is healthy.
+
+    `options` are added to its command line (e.g. another spawner, for a test that runs servers).
+    """
     assert (PROXY_BIN / "configurable-http-proxy").exists(), (
         "configurable-http-proxy is missing: run the tests with `make test`, which installs it"
     )
@@ -142,7 +155,7 @@ def start_hub(provider: Provider, workdir: Path, port: int | None = None, **sett
     log = workdir / f"hub-{port}-{time.monotonic_ns()}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            hub_command(port),
+            [*hub_command(port), *options],
             env=hub_environment(provider, url, data_dir, **settings),
             cwd=workdir,
             stdout=out,

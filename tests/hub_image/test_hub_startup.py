@@ -95,6 +95,19 @@ BAD_STARTS = {
         {"JUPYTERHUB_CULL_IDLE_TIMEOUT": "1h"},
         "JUPYTERHUB_CULL_IDLE_TIMEOUT: must be seconds > 0 (got '1h')",
     ),
+    "lists url not s3": (
+        {"USER_LISTS_URL": "https://hub-lists.s3.amazonaws.com/users.json"},
+        "USER_LISTS_URL: must be s3://<bucket>/<key> with a valid bucket name (got "
+        "'https://hub-lists.s3.amazonaws.com/users.json')",
+    ),
+    "lists url without a key": (
+        {"USER_LISTS_URL": "s3://hub-lists"},
+        "USER_LISTS_URL: must be s3://<bucket>/<key> with a valid bucket name (got 's3://hub-lists')",
+    ),
+    "lists refresh not seconds": (
+        {"USER_LISTS_URL": "s3://hub-lists/users.json", "USER_LISTS_REFRESH_SECONDS": "0"},
+        "USER_LISTS_REFRESH_SECONDS: must be seconds > 0 (got '0')",
+    ),
 }
 
 

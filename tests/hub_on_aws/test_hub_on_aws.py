@@ -199,6 +199,7 @@ def test_the_task_definition(declared):
         {"sourceVolume": "hub-data", "containerPath": "/srv/jupyterhub/data"},
     ]
     assert set(environment(declared)) == {
+        "USER_LISTS_URL",
         "OAUTH_CLIENT_ID",
         "OAUTH_CALLBACK_URL",
         "COGNITO_DOMAIN",
@@ -344,11 +345,17 @@ def test_each_role_may_touch_exactly_its_own_resources(declared):
     )
     secret_arns = sorted(pair["valueFrom"] for pair in container(declared)["secrets"])
     assert statements[("secretsmanager:GetSecretValue",)] == secret_arns
-    [mount] = policies["hub-task"]["Statement"]
+    mount, read_lists = policies["hub-task"]["Statement"]
     file_system_id = declared.outputs["fileSystemId"].value
     assert mount["Resource"] == (
         f"arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/{file_system_id}"
     )
+    bucket, key = environment(declared)["USER_LISTS_URL"].removeprefix("s3://").split("/", 1)
+    assert read_lists == {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/{key}",
+    }
 
 
 def test_outputs(declared):
@@ -490,7 +497,67 @@ def test_a_subnet_of_another_vpc_is_refused():
     )
 
 
-def test_the_repository_and_image_are_the_same_as_without_the_hub(declared):
+def test_the_repository_is_the_same_as_without_the_hub(declared):
     alone = run_program(USERS | {"adminGroups": ["hub-admins"], "allowedGroups": ["students"]})
-    for type_ in (REPOSITORY, IMAGE):
-        assert one(declared, type_).inputs == one(alone, type_).inputs
+    assert one(declared, REPOSITORY).inputs == one(alone, REPOSITORY).inputs
+    # The image is the same but for the lists, which the running hub reads from S3 instead.
+    image, alone_image = one(declared, IMAGE).inputs, one(alone, IMAGE).inputs
+    assert image["build"]["args"] == {"BUILDKIT_INLINE_CACHE": "1"}
+    lists = {"ADMIN_USERS", "ALLOWED_USERS", "ADMIN_GROUPS", "ALLOWED_GROUPS"}
+    assert set(alone_image["build"]["args"]) == lists | {"BUILDKIT_INLINE_CACHE"}
+
+
+# The lists, in S3
+
+
+def test_the_lists_are_a_private_encrypted_versioned_object(declared):
+    [bucket] = resources(declared, "aws:s3/bucket:Bucket")
+    assert bucket.inputs["forceDestroy"] is False
+    block = one(declared, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    for key in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block[key] is True, key
+    encryption = one(
+        declared,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    ).inputs
+    assert encryption["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    ]
+    versioning = one(declared, "aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    ownership = one(declared, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+def test_the_hub_is_told_where_the_lists_are_and_they_are_cleaned(declared):
+    lists = one(declared, "aws:s3/bucketObjectv2:BucketObjectv2").inputs
+    url = environment(declared)["USER_LISTS_URL"]
+    assert url == f"s3://{lists['bucket']}/{lists['key']}"
+    assert lists["contentType"] == "application/json"
+    assert json.loads(lists["content"]) == {
+        "adminUsers": ["admin@example.org"],
+        "allowedUsers": ["jane.doe@uni.nl", "student1"],
+        "adminGroups": ["hub-admins"],
+        "allowedGroups": ["students"],
+    }
+
+
+def test_a_users_only_change_rewrites_only_the_lists():
+    before = run_program(ON_AWS)
+    after = run_program(ON_AWS | {"allowedUsers": ["Newcomer@uni.nl", "jane.doe@uni.nl"]})
+    changed = {
+        (resource.type, resource.name)
+        for resource, other in zip(before.resources, after.resources, strict=False)
+        if resource.inputs != other.inputs
+    }
+    # No new image, no new task definition revision: the running hub reads the new object.
+    assert one(before, IMAGE).inputs == one(after, IMAGE).inputs
+    assert one(before, TASK_DEFINITION).inputs == one(after, TASK_DEFINITION).inputs
+    assert ("aws:s3/bucketObjectv2:BucketObjectv2", "hub") in changed
+    lists = json.loads(one(after, "aws:s3/bucketObjectv2:BucketObjectv2").inputs["content"])
+    assert lists["allowedUsers"] == ["jane.doe@uni.nl", "newcomer@uni.nl"]

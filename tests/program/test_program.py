@@ -1,5 +1,6 @@
 """What `pulumi up` declares, step by step, checked on what the program sends the engine."""
 
+import errno
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 import image_tag
+import stack_settings
 from local.program import (
     AUTHORIZATION_TOKEN,
     IMAGE,
@@ -484,3 +486,30 @@ def test_the_program_also_refuses_entries_that_are_not_strings(config, message):
     declared = run_program(config, check=False, check_types=False)
     assert str(declared.error) == message
     assert declared.resources == []
+
+
+# The config ceiling: the Pulumi CLI hands the whole config to the program in one variable.
+def test_the_ceiling_is_linuxs_limit_on_one_environment_variable():
+    room = stack_settings.CONFIG_CEILING_BYTES - len("PULUMI_CONFIG=") - 1  # and its NUL
+    subprocess.run(["true"], env={"PULUMI_CONFIG": "x" * room}, check=True)
+    with pytest.raises(OSError) as refused:
+        subprocess.run(["true"], env={"PULUMI_CONFIG": "x" * (room + 1)}, check=True)
+    assert refused.value.errno == errno.E2BIG  # "Argument list too long"
+
+
+def typical_names(count: int) -> list[str]:
+    return [f"firstname{n}.lastname{n}@university.example.org" for n in range(count)]
+
+
+def test_lists_past_half_the_ceiling_are_warned_about():
+    # About 55 bytes a name: 1,000 such names fit well, 2,000 pass half of the ceiling.
+    assert (
+        run_program({"adminUsers": ["admin"], "allowedUsers": typical_names(1000)}).warnings == []
+    )
+    declared = run_program({"adminUsers": ["admin"], "allowedUsers": typical_names(2000)})
+    assert declared.resources, "2,000 names still run"
+    [warning] = declared.warnings
+    assert warning.startswith(
+        "adminUsers, allowedUsers, adminGroups, allowedGroups: 2,001 entries take about 107,"
+    )
+    assert "use Cognito groups (allowedGroups)" in warning
