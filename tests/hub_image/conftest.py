@@ -193,3 +193,29 @@ def api(session: requests.Session, hub: Hub, method: str, path: str) -> requests
         allow_redirects=False,
         timeout=REQUEST_TIMEOUT,
     )
+
+
+def stopped_at_start(provider, tmp_path_factory, settings_by_case: dict) -> dict[str, tuple]:
+    """Start one real hub per case, all at once; each case's exit code and stderr once it stops."""
+    processes = {}
+    for case, settings in settings_by_case.items():
+        workdir = tmp_path_factory.mktemp("bad-start")
+        url = f"http://127.0.0.1:{free_port()}"
+        processes[case] = subprocess.Popen(
+            hub_command(free_port()),
+            env=hub_environment(provider, url, workdir / "data", **settings),
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    results = {}
+    for case, process in processes.items():
+        try:
+            _, stderr = process.communicate(timeout=START_TIMEOUT * 2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            stderr = f"still running after {START_TIMEOUT * 2}s"
+        results[case] = (process.returncode, stderr)
+    return results

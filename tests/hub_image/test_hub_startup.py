@@ -2,12 +2,11 @@
 
 import sqlite3
 import stat
-import subprocess
 
 import pytest
 
-from tests.hub_image.conftest import START_TIMEOUT, get, hub_command, hub_environment, start_hub
-from tests.support import free_port, login
+from tests.hub_image.conftest import get, start_hub, stopped_at_start
+from tests.support import login
 
 # Each case: the settings that break a valid environment, and the start of the one line it gives.
 BAD_STARTS = {
@@ -132,29 +131,8 @@ def test_bad_setting_is_refused_with_its_message(load_config, case):
 @pytest.fixture(scope="module")
 def bad_starts(provider, tmp_path_factory):
     """Start one real hub per live bad case, all at once."""
-    processes = {}
-    for case in LIVE_BAD_STARTS:
-        settings = BAD_STARTS[case][0]
-        workdir = tmp_path_factory.mktemp("bad-start")
-        url = f"http://127.0.0.1:{free_port()}"
-        processes[case] = subprocess.Popen(
-            hub_command(free_port()),
-            env=hub_environment(provider, url, workdir / "data", **settings),
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    results = {}
-    for case, process in processes.items():
-        try:
-            _, stderr = process.communicate(timeout=START_TIMEOUT * 2)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            stderr = f"still running after {START_TIMEOUT * 2}s"
-        results[case] = (process.returncode, stderr)
-    return results
+    cases = {case: BAD_STARTS[case][0] for case in LIVE_BAD_STARTS}
+    return stopped_at_start(provider, tmp_path_factory, cases)
 
 
 @pytest.mark.parametrize("case", LIVE_BAD_STARTS)

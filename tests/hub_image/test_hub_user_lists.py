@@ -8,7 +8,6 @@ by default); admins have that scope, so these tests read it with an admin's API 
 
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,11 @@ from tests.hub_image.conftest import (
     START_TIMEOUT,
     api,
     get,
-    hub_command,
-    hub_environment,
     start_hub,
+    stopped_at_start,
 )
 from tests.hub_image.test_hub_identity import logged_out, token_for, with_token
-from tests.support import REQUEST_TIMEOUT, free_port, login, wait_for
+from tests.support import REQUEST_TIMEOUT, login, wait_for
 from users.lists import UserListError
 
 # Low, so that a change bites within the test; the hub's default is 30 s.
@@ -330,31 +328,12 @@ REFUSED_STARTS = {
 @pytest.fixture(scope="module")
 def refused_starts(provider, s3, tmp_path_factory):
     """Start one real hub per case, all at once; each should stop at start."""
-    processes = {}
+    cases = {}
     for case, (lists_url, text, _) in REFUSED_STARTS.items():
         if text is not None:
             put_text(s3, parse_s3_url(lists_url)[1], text)
-        settings = {**lists_settings(s3, "unused"), "USER_LISTS_URL": lists_url}
-        workdir = tmp_path_factory.mktemp("refused-start")
-        url = f"http://127.0.0.1:{free_port()}"
-        processes[case] = subprocess.Popen(
-            hub_command(free_port()),
-            env=hub_environment(provider, url, workdir / "data", **settings),
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    results = {}
-    for case, process in processes.items():
-        try:
-            _, stderr = process.communicate(timeout=START_TIMEOUT * 2)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            stderr = f"still running after {START_TIMEOUT * 2}s"
-        results[case] = (process.returncode, stderr)
-    return results
+        cases[case] = {**lists_settings(s3, "unused"), "USER_LISTS_URL": lists_url}
+    return stopped_at_start(provider, tmp_path_factory, cases)
 
 
 @pytest.mark.parametrize("case", REFUSED_STARTS)
