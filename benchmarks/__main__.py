@@ -28,7 +28,13 @@ import requests
 from hub_image.user_lists import S3Lists
 from local.aws_stand_in import REGION, running_s3
 from local.declared_task import LISTS_OBJECT, TASK_DEFINITION
-from local.docker_cli import buildkit_builder, docker, engine_problem, inspect_image
+from local.docker_cli import (
+    buildkit_builder,
+    docker,
+    engine_problem,
+    environment,
+    inspect_image,
+)
 from local.fresh_engine import push_base_image, running_engine, up_images
 from local.hub_container import HubContainer, free_port
 from local.identity_provider import running_provider
@@ -423,6 +429,19 @@ def timed_login(hub_url: str, user: str) -> tuple[float, list[float]]:
     """
     session = requests.Session()
     started = time.monotonic()
+    to_provider, back, callback = oauth_steps(session, hub_url, user)
+    expect(callback, 302)
+    home = expect(
+        session.get(f"{hub_url}/hub/home", allow_redirects=False, timeout=REQUEST_SECONDS), 200
+    )
+    seconds = time.monotonic() - started
+    return seconds, [
+        answer.elapsed.total_seconds() for answer in (to_provider, back, callback, home)
+    ]
+
+
+def oauth_steps(session: requests.Session, hub_url: str, user: str) -> list[requests.Response]:
+    """Hub → provider → the hub's OAuth callback; the callback's answer is the caller's to judge."""
     to_provider = expect(
         session.get(f"{hub_url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_SECONDS),
         302,
@@ -437,16 +456,8 @@ def timed_login(hub_url: str, user: str) -> tuple[float, list[float]]:
         ),
         302,
     )
-    callback = expect(
-        session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_SECONDS), 302
-    )
-    home = expect(
-        session.get(f"{hub_url}/hub/home", allow_redirects=False, timeout=REQUEST_SECONDS), 200
-    )
-    seconds = time.monotonic() - started
-    return seconds, [
-        answer.elapsed.total_seconds() for answer in (to_provider, back, callback, home)
-    ]
+    callback = session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_SECONDS)
+    return [to_provider, back, callback]
 
 
 def live_lists(image: str, provider, s3) -> dict:
@@ -515,22 +526,7 @@ def hub_pid(hub: HubContainer) -> int:
 
 def logs_in(hub_url: str, user: str) -> bool:
     """Whether a login gets through the OAuth callback (302; a user not in the lists gets 403)."""
-    session = requests.Session()
-    to_provider = expect(
-        session.get(f"{hub_url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_SECONDS),
-        302,
-    )
-    back = expect(
-        session.post(
-            to_provider.headers["location"],
-            data={"sub": user},
-            allow_redirects=False,
-            timeout=REQUEST_SECONDS,
-        ),
-        302,
-    )
-    callback = session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_SECONDS)
-    return callback.status_code == 302
+    return oauth_steps(requests.Session(), hub_url, user)[-1].status_code == 302
 
 
 def many_names(mocks: HubMocks, s3) -> dict:
@@ -585,9 +581,7 @@ def refresh_cost(s3, content: str) -> float:
     S3Lists in this process against moto (the hub logs no line that times its refresh)."""
     key = f"many-{secrets.token_hex(3)}/{LISTS_KEY}"
     put_object(s3, key, content)
-    saved = {name: os.environ.get(name) for name in s3.environment()}
-    os.environ.update(s3.environment())
-    try:
+    with environment(s3.environment()):
         lists_object = S3Lists(f"s3://{LISTS_BUCKET}/{key}")
         lists_object.read()
         seconds = []
@@ -601,12 +595,6 @@ def refresh_cost(s3, content: str) -> float:
             seconds.append(time.monotonic() - started)
             count = len(lists_object.lists.allowed_users)
             say(f"2,000 names, refresh {run}: {seconds[-1] * 1e3:.0f} ms ({count} allowed users)")
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return median(seconds)
 
 

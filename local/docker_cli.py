@@ -1,5 +1,6 @@
 """The docker CLI, called with argument lists; a failure raises with docker's own words."""
 
+import contextlib
 import functools
 import json
 import os
@@ -86,3 +87,19 @@ def _output(command: list[str], env: dict | None = None) -> str:
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return ""
     return done.stdout if done.returncode == 0 else ""
+
+
+@contextlib.contextmanager
+def environment(settings: dict[str, str]):
+    """These variables in this process's environment until the block ends (docker and boto3 read
+    it), then the earlier values back."""
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

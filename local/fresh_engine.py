@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from local.docker_cli import docker
+from local.docker_cli import docker, environment
 from local.image import Pushed, build, log_in, pull_cache_images, push
 from local.polling import wait_for
 from local.program import Declared
@@ -62,16 +62,8 @@ class FreshEngine:
         settings = {"DOCKER_HOST": self.host}
         if docker_config is not None:
             settings["DOCKER_CONFIG"] = str(docker_config)
-        saved = {name: os.environ.get(name) for name in settings}
-        os.environ.update(settings)
-        try:
+        with environment(settings):
             yield self
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def dockerd_command(root: Path, namespace: str, bridge: str) -> list[str]:
