@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+import service_rules
 from users.lists import (
     UserListError,
     check_home_directories,
@@ -63,9 +64,18 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
             "`pulumi config set --path 'adminUsers[0]' you@example.org` "
             "or `pulumi config set --path 'adminGroups[0]' hub-admins`"
         )
+    # An empty name (the default) means one repository per stack; ECR takes only lower case.
+    repository_name = config.require("repositoryName") or f"serverless-hub-{stack.lower()}"
+    refuse_unless_aws_takes(
+        "repositoryName",
+        repository_name,
+        "ecr",
+        "CreateRepository",
+        "repositoryName",
+        made_from="" if config.require("repositoryName") else f"the stack name {stack!r}",
+    )
     return StackSettings(
-        # An empty name (the default) means one repository per stack.
-        repository_name=config.require("repositoryName") or f"serverless-hub-{stack}",
+        repository_name=repository_name,
         force_delete=config.require_bool("forceDelete"),
         keep_images=keep_images,
         platform=platform,
@@ -75,6 +85,23 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
         admin_groups=admin_groups,
         allowed_groups=allowed_groups,
     )
+
+
+def refuse_unless_aws_takes(
+    key: str,
+    value: str,
+    service: str,
+    operation: str,
+    member: str,
+    made_from: str = "",
+    fix: str = "",
+) -> None:
+    """Stop at preview, in one line, on a value that the service would refuse at `pulumi up`."""
+    problem = service_rules.value_problem(service, operation, member, value)
+    if problem:
+        origin = f" (made from {made_from})" if made_from else ""
+        fix = fix or f"set another with `pulumi config set {key} <value>`"
+        raise pulumi.RunError(f"{key}{origin}: {value!r} {problem}; {fix}")
 
 
 def _user_lists(config: pulumi.Config, stack: str) -> tuple[list[str], list[str]]:

@@ -35,6 +35,8 @@ class Hub(pulumi.ComponentResource):
             user_pool_id=settings.cognito_user_pool_id,
             domain_url=settings.cognito_domain,
             domain_prefix=settings.cognito_domain_prefix,
+            pool_name=settings.user_pool_name,
+            email_sender=email_sender(settings),
             usernames=sorted({*lists["adminUsers"], *lists["allowedUsers"]}),
             groups=sorted({*lists["adminGroups"], *lists["allowedGroups"]}),
             protect=protect,
@@ -63,12 +65,17 @@ class Hub(pulumi.ComponentResource):
             name,
             image=image,
             platform=platform,
+            family=settings.task_family,
             repository_arn=repository_arn,
             # What the image needs besides its two secrets; the lists it reads from S3.
             environment={
                 "USER_LISTS_URL": self.user_lists.url,
                 "OAUTH_CLIENT_ID": self.login.client_id,
+                "OAUTH_LOGIN_USERNAME_KEY": settings.username_claim,
                 "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
+                # Each user's server on its own origin, https://<user>.<hubDomain>/.
+                "PUBLIC_URL": self.url,
+                "USER_SUBDOMAINS": "true",
                 "COGNITO_DOMAIN": self.login.domain_url,
                 "JUPYTERHUB_CULL_IDLE_TIMEOUT": str(settings.idle_timeout),
             },
@@ -80,7 +87,19 @@ class Hub(pulumi.ComponentResource):
             security_group_id=network.task.id,
             files=self.files,
             lists_object_arn=self.user_lists.object_arn,
+            # The hub refuses to start without its lists: they are written before it starts.
+            waits_for=[self.user_lists.object],
             target_group_arn=self.load_balancer.target_group.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
         self.register_outputs({"hubUrl": self.url})
+
+
+def email_sender(settings: HubOnAws) -> dict:
+    """How the pool sends invitations: through the operator's SES identity, or Cognito's own."""
+    if not settings.ses_identity_arn:
+        return {"email_sending_account": "COGNITO_DEFAULT"}
+    sender = {"email_sending_account": "DEVELOPER", "source_arn": settings.ses_identity_arn}
+    if settings.email_from:
+        sender["from_email_address"] = settings.email_from
+    return sender

@@ -15,7 +15,8 @@ DEREGISTRATION_DELAY_SECONDS = 10
 
 
 class HubLoadBalancer(pulumi.ComponentResource):
-    """HTTPS to the hub's port 8000, HTTP redirected; with a hosted zone, DNS and certificate."""
+    """HTTPS to the hub's port 8000 for its name and its users' subdomains, HTTP redirected;
+    with a hosted zone, their DNS records and a certificate for both."""
 
     def __init__(
         self,
@@ -83,28 +84,35 @@ class HubLoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         if hosted_zone_id:
-            aws.route53.Record(
-                name,
-                zone_id=hosted_zone_id,
-                name=hub_domain,
-                type="A",
-                aliases=[
-                    {
-                        "name": self.load_balancer.dns_name,
-                        "zone_id": self.load_balancer.zone_id,
-                        "evaluate_target_health": True,
-                    }
-                ],
-                opts=child,
-            )
+            # The hub's name, and every user's server at <user>.<hubDomain>, its own origin.
+            for record_name, host in ((name, hub_domain), (f"{name}-users", f"*.{hub_domain}")):
+                aws.route53.Record(
+                    record_name,
+                    zone_id=hosted_zone_id,
+                    name=host,
+                    type="A",
+                    aliases=[
+                        {
+                            "name": self.load_balancer.dns_name,
+                            "zone_id": self.load_balancer.zone_id,
+                            "evaluate_target_health": True,
+                        }
+                    ],
+                    opts=child,
+                )
         self.register_outputs({"dnsName": self.load_balancer.dns_name})
 
     @staticmethod
     def _certificate(name, hub_domain, hosted_zone_id, child) -> pulumi.Output[str]:
-        """An ACM certificate for the hub's name, validated through the hosted zone."""
+        """An ACM certificate for the hub's name and its users' servers, validated through DNS."""
         certificate = aws.acm.Certificate(
-            name, domain_name=hub_domain, validation_method="DNS", opts=child
+            name,
+            domain_name=hub_domain,
+            subject_alternative_names=[f"*.{hub_domain}"],
+            validation_method="DNS",
+            opts=child,
         )
+        # ACM asks the same record for a name and its wildcard: one record validates both.
         option = certificate.domain_validation_options[0]
         record = aws.route53.Record(
             f"{name}-certificate-validation",

@@ -1,18 +1,24 @@
 """The hub's Cognito login: a user pool (or an existing one), its hosted UI, the app client."""
 
+import re
+
 import pulumi
 import pulumi_aws as aws
 
-from users.names import home_directory_for
-
 # What the hub asks for; openid gives the ID token, which carries cognito:groups.
 SCOPES = ["openid", "profile", "email"]
-# What users may change about themselves; never preferred_username (the hub username) or email.
+# What users may change about themselves: never their e-mail, where invitations and resets go.
 USER_WRITABLE_ATTRIBUTES = ["name", "given_name", "family_name", "locale", "zoneinfo"]
+# Days an invitation's temporary password works; after that, resend it (docs/managing-users.md).
+INVITATION_VALID_DAYS = 7
+# Cognito's own e-mail sends at most this many messages a day for the account and region
+# (Cognito developer guide, quotas.html); past it, creating a user fails.
+COGNITO_EMAILS_PER_DAY = 50
+_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class CognitoLogin(pulumi.ComponentResource):
-    """A user pool whose users sign in with their e-mail and cannot change their hub username."""
+    """A user pool whose users sign in with a username nobody can change: their hub username."""
 
     def __init__(
         self,
@@ -22,6 +28,8 @@ class CognitoLogin(pulumi.ComponentResource):
         user_pool_id: str,
         domain_url: str,
         domain_prefix: str,
+        pool_name: str,
+        email_sender: dict | None,
         usernames: list[str],
         groups: list[str],
         protect: bool,
@@ -29,12 +37,13 @@ class CognitoLogin(pulumi.ComponentResource):
     ):
         super().__init__("serverless-hub:aws:CognitoLogin", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.users: list[str] = []
         if user_pool_id:
             # An existing pool: the hub adds only its app client; users and groups are the pool's.
             self.user_pool_id = pulumi.Output.from_input(user_pool_id)
             self.domain_url = pulumi.Output.from_input(domain_url)
         else:
-            pool = self._user_pool(name, protect, child)
+            pool = self._user_pool(name, pool_name, email_sender, protect, child)
             domain = aws.cognito.UserPoolDomain(
                 name, domain=domain_prefix, user_pool_id=pool.id, opts=child
             )
@@ -43,10 +52,10 @@ class CognitoLogin(pulumi.ComponentResource):
             self.domain_url = pulumi.Output.concat(
                 "https://", domain.domain, ".auth.", region, ".amazoncognito.com"
             )
-            self._users_and_groups(pool, usernames, groups, child)
+            self.users = self._users_and_groups(pool, usernames, groups, child)
         client = aws.cognito.UserPoolClient(
             name,
-            name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            name=pool_name,
             user_pool_id=self.user_pool_id,
             generate_secret=True,
             # The hosted UI's authorization code flow, and refresh tokens; no password flows.
@@ -70,16 +79,27 @@ class CognitoLogin(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _user_pool(name: str, protect: bool, child) -> aws.cognito.UserPool:
+    def _user_pool(name, pool_name, email_sender, protect, child) -> aws.cognito.UserPool:
         return aws.cognito.UserPool(
             name,
-            name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-            # E-mail and preferred_username are aliases: both sign in, and both are unique.
-            alias_attributes=["email", "preferred_username"],
-            auto_verified_attributes=["email"],
+            name=pool_name,
+            # People sign in with their username, which nobody can change: it is the hub username.
+            # No alias attributes: Cognito refuses one at creation, and an e-mail-shaped username
+            # beside an email alias.
             username_configuration={"case_sensitive": False},
+            auto_verified_attributes=["email"],
             # Only the program (an operator) makes users; nobody signs themselves up.
             admin_create_user_config={"allow_admin_create_user_only": True},
+            # Cognito's own policy, written out: a policy given in part loosens the rest.
+            password_policy={
+                "minimum_length": 8,
+                "require_lowercase": True,
+                "require_uppercase": True,
+                "require_numbers": True,
+                "require_symbols": True,
+                "temporary_password_validity_days": INVITATION_VALID_DAYS,
+            },
+            email_configuration=email_sender,
             account_recovery_setting={
                 "recovery_mechanisms": [{"name": "verified_email", "priority": 1}]
             },
@@ -88,26 +108,27 @@ class CognitoLogin(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _users_and_groups(pool, usernames: list[str], groups: list[str], child) -> None:
+    def _users_and_groups(pool, usernames: list[str], groups: list[str], child) -> list[str]:
+        """A Cognito user per listed e-mail address, named as the hub names them; their names."""
+        invited = []
         for username in usernames:
-            if "@" not in username:
+            if not _EMAIL_ADDRESS.fullmatch(username):
                 pulumi.log.warn(
-                    f"{username!r} is not an e-mail address, so no Cognito user is made for it: "
-                    f"make one by hand with preferred_username {username!r}"
+                    f"{username!r} is not an e-mail address, so no Cognito user is made for it "
+                    f"(an invitation needs one): make it by hand with the username {username!r} "
+                    "and their e-mail (docs/managing-users.md)"
                 )
                 continue
-            # Cognito e-mails the invitation; its own username is the home directory's name.
+            # Cognito e-mails the invitation: their username, and a temporary password.
             aws.cognito.User(
                 f"user-{username}",
                 user_pool_id=pool.id,
-                username=home_directory_for(username).rsplit("/", 1)[1],
-                attributes={
-                    "email": username,
-                    "email_verified": "true",
-                    "preferred_username": username,
-                },
+                username=username,
+                attributes={"email": username, "email_verified": "true"},
                 desired_delivery_mediums=["EMAIL"],
                 opts=child,
             )
+            invited.append(username)
         for group in groups:
             aws.cognito.UserGroup(f"group-{group}", name=group, user_pool_id=pool.id, opts=child)
+        return invited

@@ -20,9 +20,10 @@ class HubNetwork(pulumi.ComponentResource):
                 f"{name}-{role}", vpc_id=vpc_id, description=description, opts=child
             )
 
-        self.load_balancer = group("load-balancer", "The hub's load balancer: HTTPS from anywhere")
-        self.task = group("task", "The hub's task: its port, from the load balancer only")
-        self.files = group("files", "The hub's file system: NFS, from the hub's task only")
+        # No apostrophes: EC2 refuses them here (service_rules holds the characters it takes).
+        self.load_balancer = group("load-balancer", "Hub load balancer: HTTPS from anywhere")
+        self.task = group("task", "Hub task: its port, from the load balancer only")
+        self.files = group("files", "Hub file system: NFS, from the hub task only")
 
         def rule(kind, rule_name: str, group_, port: int, **peer):
             kind(

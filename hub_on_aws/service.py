@@ -32,6 +32,7 @@ class HubService(pulumi.ComponentResource):
         *,
         image: pulumi.Input[str],
         platform: str,
+        family: str,
         repository_arn: pulumi.Input[str],
         environment: dict[str, pulumi.Input[str]],
         client_secret: pulumi.Input[str],
@@ -43,6 +44,7 @@ class HubService(pulumi.ComponentResource):
         files,
         lists_object_arn: pulumi.Input[str],
         target_group_arn: pulumi.Input[str],
+        waits_for: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("serverless-hub:aws:HubService", name, None, opts)
@@ -52,10 +54,12 @@ class HubService(pulumi.ComponentResource):
         )
         # Made once and kept in state as a secret: it encrypts the refresh tokens the hub keeps.
         crypt_key = random.RandomBytes(f"{name}-crypt-key", length=32, opts=child)
-        self.secrets = {
+        secrets = {
             "OAUTH_CLIENT_SECRET": self._secret(f"{name}-oauth-client-secret", client_secret),
             "JUPYTERHUB_CRYPT_KEY": self._secret(f"{name}-crypt-key", crypt_key.hex),
         }
+        self.secrets = {key: secret for key, (secret, _) in secrets.items()}
+        secret_values = [value for _, value in secrets.values()]
         secret_arns = [secret.arn for secret in self.secrets.values()]
         self.execution_role = _role(
             f"{name}-execution",
@@ -82,7 +86,7 @@ class HubService(pulumi.ComponentResource):
         self.task_definition = aws.ecs.TaskDefinition(
             name,
             # One family per stack, so two stacks in one account keep their revisions apart.
-            family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            family=family,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(task_cpu),
@@ -126,19 +130,23 @@ class HubService(pulumi.ComponentResource):
                     "container_port": HUB_PORT,
                 }
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=files.mount_targets),
+            # The first hub starts with its secrets' values, its files mountable and its lists.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*files.mount_targets, *secret_values, *waits_for]
+            ),
         )
         self.register_outputs({"serviceName": self.service.name})
 
-    def _secret(self, name: str, value: pulumi.Input[str]) -> aws.secretsmanager.Secret:
+    def _secret(self, name: str, value: pulumi.Input[str]):
+        """A secret in Secrets Manager, and the version that holds its value."""
         secret = aws.secretsmanager.Secret(name, opts=pulumi.ResourceOptions(parent=self))
-        aws.secretsmanager.SecretVersion(
+        version = aws.secretsmanager.SecretVersion(
             name,
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(value),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return secret
+        return secret, version
 
 
 def container_definition(image, environment, secrets, log_group, region) -> dict:

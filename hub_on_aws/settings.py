@@ -10,30 +10,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from service_rules import FARGATE_MEMORY, LOG_RETENTION_DAYS
+from stack_settings import refuse_unless_aws_takes
+
 _HOST_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
 _HOSTED_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _USER_POOL_ID = re.compile(r"[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{1,52}")
-# Cognito's prefix domains: lowercase letters, digits and hyphens, not at either end.
-_DOMAIN_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
+_SES_IDENTITY_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s/]+")
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 # What Fargate runs, as docker names it.
 FARGATE_PLATFORMS = ("linux/amd64", "linux/arm64")
-# CloudWatch Logs' retention periods, in days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)  # fmt: skip
-# Fargate's task sizes: CPU units -> the memory (MiB) it accepts.
-FARGATE_MEMORY = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
+# The claims an existing pool's users may be named by; a pool the program makes uses `username`.
+USERNAME_CLAIMS = ("username", "preferred_username", "email")
 
 
 @dataclass(frozen=True)
@@ -46,6 +37,14 @@ class HubOnAws:
     cognito_user_pool_id: str
     cognito_domain: str
     cognito_domain_prefix: str
+    # The claim that is the hub username: Cognito's own username in a pool the program makes.
+    username_claim: str
+    # A verified SES identity to send invitations from, or "" for Cognito's own e-mail.
+    ses_identity_arn: str
+    email_from: str
+    # Names made from the project and stack, as the services take them.
+    user_pool_name: str
+    task_family: str
     task_cpu: int
     task_memory: int
     idle_timeout: int
@@ -73,6 +72,15 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
             "certificateArn (an ACM certificate for it) or hostedZoneId (a Route 53 zone that "
             "holds it, for a certificate made here)"
         )
+    if not certificate_arn:
+        refuse_unless_aws_takes(
+            "hubDomain",
+            hub_domain,
+            "acm",
+            "RequestCertificate",
+            "DomainName",
+            fix="use a shorter name, or give certificateArn (a certificate made elsewhere)",
+        )
     user_pool_id = config.require("cognitoUserPoolId")
     if user_pool_id and not _USER_POOL_ID.fullmatch(user_pool_id):
         refuse("cognitoUserPoolId", user_pool_id, "a user pool id, e.g. eu-west-1_AbCdEf123")
@@ -91,12 +99,49 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         )
     prefix = config.require("cognitoDomainPrefix")
     if prefix:
-        check_domain_prefix("cognitoDomainPrefix", prefix)
+        refuse_unless_aws_takes(
+            "cognitoDomainPrefix", prefix, "cognito-idp", "CreateUserPoolDomain", "Domain"
+        )
     elif not user_pool_id:
         # Prefix domains are global: the project, stack and account make one nobody else has.
         account = aws.get_caller_identity().account_id
-        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}-{account}".lower()
-        check_domain_prefix("cognitoDomainPrefix (made from project, stack and account)", prefix)
+        made = f"{pulumi.get_project()}-{pulumi.get_stack()}-{account}".lower()
+        prefix = re.sub(r"[^a-z0-9-]+", "-", made)
+        refuse_unless_aws_takes(
+            "cognitoDomainPrefix",
+            prefix,
+            "cognito-idp",
+            "CreateUserPoolDomain",
+            "Domain",
+            made_from="the project, stack and account",
+        )
+    username_claim = config.require("usernameClaim")
+    if username_claim not in USERNAME_CLAIMS:
+        refuse("usernameClaim", username_claim, f"one of {', '.join(USERNAME_CLAIMS)}")
+    if username_claim != "username" and not user_pool_id:
+        raise pulumi.RunError(
+            f"usernameClaim: {username_claim!r} is only for an existing pool (cognitoUserPoolId); "
+            "in the pool the program makes, users are named by their Cognito username, which "
+            "nobody can change: remove usernameClaim"
+        )
+    ses_identity_arn, email_from = _invitations(config, user_pool_id)
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    user_pool_name = f"{project}-{stack}"
+    # A family takes letters, digits, _ and -; a stack's name may also have '.'.
+    task_family = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{project}-{stack}")
+    for value, service, operation, member in (
+        (user_pool_name, "cognito-idp", "CreateUserPool", "PoolName"),
+        (task_family, "ecs", "RegisterTaskDefinition", "family"),
+    ):
+        refuse_unless_aws_takes(
+            f"the stack name {stack!r}",
+            value,
+            service,
+            operation,
+            member,
+            made_from=f"it, for {operation}.{member}",
+            fix="use another stack name",
+        )
     task_cpu, task_memory = config.require_int("taskCpu"), config.require_int("taskMemory")
     if task_memory not in FARGATE_MEMORY.get(task_cpu, ()):
         accepted = ", ".join(f"{cpu}: {m[0]}-{m[-1]}" for cpu, m in FARGATE_MEMORY.items())
@@ -122,6 +167,11 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         cognito_user_pool_id=user_pool_id,
         cognito_domain=cognito_domain,
         cognito_domain_prefix=prefix,
+        username_claim=username_claim,
+        ses_identity_arn=ses_identity_arn,
+        email_from=email_from,
+        user_pool_name=user_pool_name,
+        task_family=task_family,
         task_cpu=task_cpu,
         task_memory=task_memory,
         idle_timeout=idle_timeout,
@@ -133,18 +183,30 @@ def refuse(key: str, value: object, what: str) -> None:
     raise pulumi.RunError(f"{key}: {value!r} is not {what} (pulumi config set {key} ...)")
 
 
-def check_domain_prefix(key: str, prefix: str) -> str:
-    """Cognito's rules for a prefix domain, checked at preview rather than at `pulumi up`."""
-    if not _DOMAIN_PREFIX.fullmatch(prefix):
+def _invitations(config: pulumi.Config, user_pool_id: str) -> tuple[str, str]:
+    """The SES identity invitations come from (or "" for Cognito's own e-mail), and From."""
+    ses_identity_arn = config.require("sesIdentityArn")
+    email_from = config.require("emailFrom")
+    if ses_identity_arn and not _SES_IDENTITY_ARN.fullmatch(ses_identity_arn):
         refuse(
-            key, prefix, "a Cognito domain prefix: 1-63 of a-z 0-9 -, not starting or ending with -"
+            "sesIdentityArn",
+            ses_identity_arn,
+            "a verified SES identity's ARN, e.g. "
+            "arn:aws:ses:eu-west-1:123456789012:identity/hub@uni.nl",
         )
-    reserved = [word for word in _RESERVED_IN_PREFIX if word in prefix]
-    if reserved:
-        refuse(
-            key, prefix, f"a Cognito domain prefix: Cognito refuses one with {reserved[0]!r} in it"
+    if ses_identity_arn and user_pool_id:
+        raise pulumi.RunError(
+            "sesIdentityArn: set with cognitoUserPoolId; the program sends no invitations from "
+            "an existing pool: set its e-mail in Cognito, and remove sesIdentityArn"
         )
-    return prefix
+    if email_from and not ses_identity_arn:
+        raise pulumi.RunError(
+            "emailFrom: set without sesIdentityArn; Cognito's own e-mail always sends from "
+            "no-reply@verificationemail.com: set sesIdentityArn too, or remove emailFrom"
+        )
+    if email_from and not _EMAIL.search(email_from):
+        refuse("emailFrom", email_from, "an e-mail address, e.g. 'Hub <hub@uni.nl>'")
+    return ses_identity_arn, email_from
 
 
 def _network(config: pulumi.Config) -> tuple[str, list[str]]:
@@ -171,7 +233,16 @@ def _network(config: pulumi.Config) -> tuple[str, list[str]]:
             refuse(
                 "subnetIds", subnet.id, f"a subnet of the VPC {vpc_id} (it is in {subnet.vpc_id})"
             )
-    zones = {subnet.availability_zone for subnet in subnets}
+    in_zone = {}
+    for subnet in subnets:
+        other = in_zone.setdefault(subnet.availability_zone, subnet.id)
+        if other != subnet.id:
+            raise pulumi.RunError(
+                f"subnetIds: {other} and {subnet.id} are both in {subnet.availability_zone}; the "
+                "load balancer and the file system take one subnet per availability zone: keep "
+                "one of them"
+            )
+    zones = set(in_zone)
     if len(subnet_ids) < 2 or len(zones) < 2:
         raise pulumi.RunError(
             f"subnetIds: {subnet_ids} are in {len(zones)} availability zone(s); the load "

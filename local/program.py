@@ -34,7 +34,14 @@ from pulumi.runtime import rpc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # What the program needs besides the image's sources (image_tag.IMAGE_SOURCES).
-PROGRAM_FILES = ("__main__.py", "image_tag.py", "stack_settings.py", "Pulumi.yaml", ".dockerignore")
+PROGRAM_FILES = (
+    "__main__.py",
+    "image_tag.py",
+    "stack_settings.py",
+    "service_rules.py",
+    "Pulumi.yaml",
+    ".dockerignore",
+)
 PROGRAM_PACKAGES = ("hub_on_aws",)
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -47,6 +54,20 @@ GET_SUBNETS = "aws:ec2/getSubnets:getSubnets"
 GET_SUBNET = "aws:ec2/getSubnet:getSubnet"
 GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_REGION = "aws:index/getRegion:getRegion"
+
+# The types whose `name` the AWS provider makes up when the program gives none (Pulumi's
+# auto-naming); the mocks make it up the same way, so the names AWS would receive can be checked.
+AUTONAMED = {
+    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:secretsmanager/secret:Secret",
+    "aws:ecs/cluster:Cluster",
+    "aws:ecs/service:Service",
+}
 
 # Private: the wire protocol's marker for a secret value has no public name in the SDK.
 _SIG, _SECRET_SIG = rpc._special_sig_key, rpc._special_secret_sig
@@ -67,6 +88,9 @@ class DeclaredResource:
     urn: str = ""
     # The URNs of the resources it waits for (depends_on and the outputs it uses).
     dependencies: list[str] = field(default_factory=list)
+    # What the mock engine made of it: its id, and its state (inputs and the outputs AWS gives).
+    id: str = ""
+    state: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +182,9 @@ class HubMocks(pulumi.runtime.Mocks):
             state["repoDigest"] = f"{image_name.rsplit(':', 1)[0]}@sha256:{_digest(image_name)}"
             return image_name, state
         made = self._aws_state(args.typ, args.name, name, args.inputs)
+        if args.typ in AUTONAMED:
+            # The provider names what the program leaves unnamed: `<resource name>-<7 hex>`.
+            made.setdefault("name", name)
         return made.pop("id", f"{args.name}-id"), state | made
 
     def _aws_state(self, typ: str, resource_name: str, name: str, inputs: dict) -> dict:
@@ -180,7 +207,8 @@ class HubMocks(pulumi.runtime.Mocks):
             return {"id": fs_id, "arn": self.arn("elasticfilesystem", f"file-system/{fs_id}")}
         if typ == "aws:s3/bucket:Bucket":
             bucket = f"{resource_name}-{short[:7]}"
-            return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+            arn = f"arn:aws:s3:::{bucket}"
+            return {"id": bucket, "bucket": bucket, "arn": arn, "region": self.region}
         if typ == "aws:efs/accessPoint:AccessPoint":
             return {"id": f"fsap-{short}"}
         if typ == "aws:ec2/securityGroup:SecurityGroup":
@@ -471,6 +499,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     secret_inputs=frozenset(_secret_paths(request.object)),
                     urn=registered.urn,
                     dependencies=sorted(request.dependencies),
+                    id=registered.id,
+                    state=_plain(rpc.deserialize_properties(registered.object)),
                 )
             )
         return registered

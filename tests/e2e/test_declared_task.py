@@ -130,11 +130,11 @@ def invited(provider, declared, username: str, sub: str | None = None) -> str:
     [user] = [
         resource
         for resource in declared.resources
-        if resource.type == COGNITO_USER
-        and resource.inputs["attributes"]["preferred_username"] == username
+        if resource.type == COGNITO_USER and resource.inputs["username"] == username
     ]
-    # Cognito makes a new sub (a UUID) for each user it creates.
-    return provider.add_user(sub or str(uuid.uuid4()), **user.inputs["attributes"])
+    # Cognito makes a new sub (a UUID) for each user it creates; userInfo names its username.
+    claims = user.inputs["attributes"] | {"username": user.inputs["username"]}
+    return provider.add_user(sub or str(uuid.uuid4()), **claims)
 
 
 def wait_until_healthy(task: DeclaredTask, declared) -> None:

@@ -57,14 +57,43 @@ def test_without_hub_domain_only_the_image_is_declared():
 # Cognito
 
 
-def test_users_sign_in_with_email_and_cannot_change_their_hub_username(declared):
+def test_users_sign_in_with_a_username_nobody_can_change_which_is_their_hub_username(declared):
     pool = one(declared, "aws:cognito/userPool:UserPool").inputs
-    assert pool["aliasAttributes"] == ["email", "preferred_username"]
+    # Sign-in by username alone: no alias, no e-mail or phone number as username.
+    assert "aliasAttributes" not in pool
+    assert "usernameAttributes" not in pool
+    assert pool["usernameConfiguration"] == {"caseSensitive": False}
     assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
+    assert environment(declared)["OAUTH_LOGIN_USERNAME_KEY"] == "username"
     client = one(declared, "aws:cognito/userPoolClient:UserPoolClient").inputs
     # Cognito reads an empty or missing list as "every standard attribute": so list them.
     assert client["writeAttributes"]
     assert not {"preferred_username", "email"} & set(client["writeAttributes"])
+
+
+def test_invitations_last_a_week_and_the_password_policy_is_cognitos_own(declared):
+    policy = one(declared, "aws:cognito/userPool:UserPool").inputs["passwordPolicy"]
+    assert policy == {
+        "minimumLength": 8,
+        "requireLowercase": True,
+        "requireUppercase": True,
+        "requireNumbers": True,
+        "requireSymbols": True,
+        "temporaryPasswordValidityDays": 7,
+    }
+    email = one(declared, "aws:cognito/userPool:UserPool").inputs["emailConfiguration"]
+    assert email == {"emailSendingAccount": "COGNITO_DEFAULT"}
+
+
+def test_an_ses_identity_sends_the_invitations():
+    identity = "arn:aws:ses:eu-west-1:123456789012:identity/uni.nl"
+    declared = run_program(ON_AWS | {"sesIdentityArn": identity, "emailFrom": "Hub <hub@uni.nl>"})
+    email = one(declared, "aws:cognito/userPool:UserPool").inputs["emailConfiguration"]
+    assert email == {
+        "emailSendingAccount": "DEVELOPER",
+        "sourceArn": identity,
+        "fromEmailAddress": "Hub <hub@uni.nl>",
+    }
 
 
 def test_the_app_client_is_the_hubs_code_flow_and_nothing_else(declared):
@@ -92,21 +121,17 @@ def test_the_hub_gets_the_clients_id_and_the_hosted_ui(declared):
     assert env["COGNITO_DOMAIN"] == declared.outputs["cognitoDomain"].value == expected
 
 
-def test_each_listed_email_becomes_an_invited_cognito_user(declared):
-    users = {r.inputs["attributes"]["preferred_username"]: r.inputs for r in resources(
-        declared, "aws:cognito/user:User")}  # fmt: skip
+def test_each_listed_email_becomes_an_invited_cognito_user_of_that_name(declared):
+    users = {r.inputs["username"]: r.inputs for r in resources(declared, "aws:cognito/user:User")}
     assert set(users) == {"admin@example.org", "jane.doe@uni.nl"}
     jane = users["jane.doe@uni.nl"]
-    assert jane["attributes"] == {
-        "email": "jane.doe@uni.nl",
-        "email_verified": "true",
-        "preferred_username": "jane.doe@uni.nl",
-    }
-    assert jane["username"] == "jane_doe_uni_nl"
+    # No alias attribute at creation: the pool has none.
+    assert jane["attributes"] == {"email": "jane.doe@uni.nl", "email_verified": "true"}
     assert jane["desiredDeliveryMediums"] == ["EMAIL"]
     assert declared.warnings == [
-        "'student1' is not an e-mail address, so no Cognito user is made for it: make one by "
-        "hand with preferred_username 'student1'"
+        "'student1' is not an e-mail address, so no Cognito user is made for it (an invitation "
+        "needs one): make it by hand with the username 'student1' and their e-mail "
+        "(docs/managing-users.md)"
     ]
 
 
@@ -201,7 +226,10 @@ def test_the_task_definition(declared):
     assert set(environment(declared)) == {
         "USER_LISTS_URL",
         "OAUTH_CLIENT_ID",
+        "OAUTH_LOGIN_USERNAME_KEY",
         "OAUTH_CALLBACK_URL",
+        "PUBLIC_URL",
+        "USER_SUBDOMAINS",
         "COGNITO_DOMAIN",
         "JUPYTERHUB_CULL_IDLE_TIMEOUT",
     }
@@ -224,6 +252,18 @@ def test_homes_and_the_hub_data_are_on_efs_over_tls_with_iam(declared):
         # No posix user: each process keeps its own uid, so homes stay private to their owner.
         assert "posixUser" not in points[point].inputs
     assert points["hub-homes"].inputs["rootDirectory"]["path"] == "/home"
+
+
+def test_the_hub_starts_only_once_its_secrets_files_and_lists_are_there(declared):
+    service = one(declared, "aws:ecs/service:Service")
+    urns = {(r.type, r.name): r.urn for r in declared.resources}
+    waited_for = {
+        ("aws:secretsmanager/secretVersion:SecretVersion", "hub-oauth-client-secret"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "hub-crypt-key"),
+        ("aws:s3/bucketObjectv2:BucketObjectv2", "hub"),
+        *(("aws:efs/mountTarget:MountTarget", f"hub-{s}") for s in HubMocks().subnets),
+    }
+    assert {urns[key] for key in waited_for} <= set(service.dependencies)
 
 
 def test_exactly_one_hub_ever_and_up_waits_for_it(declared):
@@ -269,19 +309,24 @@ def test_https_only_with_tls_1_2_or_newer(declared):
 
 def test_a_hosted_zone_gives_the_name_and_a_validated_certificate(declared):
     certificate = one(declared, "aws:acm/certificate:Certificate").inputs
-    assert certificate == {"domainName": "hub.example.org", "validationMethod": "DNS"} | {
-        k: v for k, v in certificate.items() if k not in ("domainName", "validationMethod")
+    assert certificate == {
+        "domainName": "hub.example.org",
+        # Users' servers, each on its own origin.
+        "subjectAlternativeNames": ["*.hub.example.org"],
+        "validationMethod": "DNS",
     }
     validation = one(declared, "aws:acm/certificateValidation:CertificateValidation").inputs
     https = one(declared, "aws:lb/listener:Listener", "hub-https").inputs
     assert https["certificateArn"] == validation["certificateArn"]
-    alias = one(declared, "aws:route53/record:Record").inputs
-    assert (alias["zoneId"], alias["name"], alias["type"]) == (
-        "Z0123456789ABC",
-        "hub.example.org",
-        "A",
-    )
-    assert alias["aliases"][0]["name"] == declared.outputs["loadBalancerDnsName"].value
+    for record, host in (("hub", "hub.example.org"), ("hub-users", "*.hub.example.org")):
+        alias = one(declared, "aws:route53/record:Record", record).inputs
+        assert (alias["zoneId"], alias["name"], alias["type"]) == ("Z0123456789ABC", host, "A")
+        assert alias["aliases"][0]["name"] == declared.outputs["loadBalancerDnsName"].value
+
+
+def test_users_servers_are_on_subdomains_of_the_hubs_public_url(declared):
+    env = environment(declared)
+    assert (env["PUBLIC_URL"], env["USER_SUBDOMAINS"]) == (HUB_URL, "true")
 
 
 def test_a_given_certificate_is_used_as_it_is():
@@ -437,13 +482,64 @@ ONE_ZONE = {
         ),
         (
             {"cognitoDomainPrefix": "Hub_Login"},
-            "cognitoDomainPrefix: 'Hub_Login' is not a Cognito domain prefix: 1-63 of a-z 0-9 -, "
-            "not starting or ending with - (pulumi config set cognitoDomainPrefix ...)",
+            "cognitoDomainPrefix: 'Hub_Login' is refused by Cognito Identity Provider's "
+            "CreateUserPoolDomain.Domain: does not match the model's pattern "
+            "^[a-z0-9](?:[a-z0-9\\-]{0,61}[a-z0-9])?$; set another with "
+            "`pulumi config set cognitoDomainPrefix <value>`",
         ),
         (
             {"cognitoDomainPrefix": "my-aws-hub"},
-            "cognitoDomainPrefix: 'my-aws-hub' is not a Cognito domain prefix: Cognito refuses one "
-            "with 'aws' in it (pulumi config set cognitoDomainPrefix ...)",
+            "cognitoDomainPrefix: 'my-aws-hub' is refused by Cognito Identity Provider's "
+            "CreateUserPoolDomain.Domain: is not a prefix without aws, amazon or cognito in it "
+            "(Cognito developer guide, cognito-user-pools-assign-domain-prefix.html); set another "
+            "with `pulumi config set cognitoDomainPrefix <value>`",
+        ),
+        (
+            {"usernameClaim": "preferred_username"},
+            "usernameClaim: 'preferred_username' is only for an existing pool (cognitoUserPoolId); "
+            "in the pool the program makes, users are named by their Cognito username, which "
+            "nobody can change: remove usernameClaim",
+        ),
+        (
+            {"usernameClaim": "name"},
+            "usernameClaim: 'name' is not one of username, preferred_username, email "
+            "(pulumi config set usernameClaim ...)",
+        ),
+        (
+            {"sesIdentityArn": "hub@uni.nl"},
+            "sesIdentityArn: 'hub@uni.nl' is not a verified SES identity's ARN, e.g. "
+            "arn:aws:ses:eu-west-1:123456789012:identity/hub@uni.nl "
+            "(pulumi config set sesIdentityArn ...)",
+        ),
+        (
+            {
+                "sesIdentityArn": "arn:aws:ses:eu-west-1:123456789012:identity/uni.nl",
+                "cognitoUserPoolId": "eu-west-1_AbCdEf123",
+                "cognitoDomain": "https://login.uni.nl",
+            },
+            "sesIdentityArn: set with cognitoUserPoolId; the program sends no invitations from "
+            "an existing pool: set its e-mail in Cognito, and remove sesIdentityArn",
+        ),
+        (
+            {"emailFrom": "hub@uni.nl"},
+            "emailFrom: set without sesIdentityArn; Cognito's own e-mail always sends from "
+            "no-reply@verificationemail.com: set sesIdentityArn too, or remove emailFrom",
+        ),
+        (
+            {
+                "sesIdentityArn": "arn:aws:ses:eu-west-1:123456789012:identity/uni.nl",
+                "emailFrom": "the hub",
+            },
+            "emailFrom: 'the hub' is not an e-mail address, e.g. 'Hub <hub@uni.nl>' "
+            "(pulumi config set emailFrom ...)",
+        ),
+        (
+            {"hubDomain": "jupyter-hub-for-the-department-of-theoretical-physics.example.org"},
+            "hubDomain: 'jupyter-hub-for-the-department-of-theoretical-physics.example.org' is "
+            "refused by ACM's RequestCertificate.DomainName: is not at most 64 characters (RFC "
+            "5280's limit for a certificate's common name) (botocore acm model, "
+            "RequestCertificate.DomainName documentation); use a shorter name, or give "
+            "certificateArn (a certificate made elsewhere)",
         ),
         (
             {"taskCpu": 256, "taskMemory": 4096},
@@ -476,11 +572,24 @@ def test_bad_settings_stop_the_run_before_anything_is_declared(config, message):
     assert declared.resources == []
 
 
-def test_subnets_in_one_zone_are_refused():
-    declared = run_program(ON_AWS, mocks=HubMocks(subnets=ONE_ZONE), check=False)
+def test_two_subnets_in_one_zone_are_refused():
+    subnets = ONE_ZONE | {"subnet-0a1b2c3d4e5f60003": ("vpc-0a1b2c3d4e5f60000", "eu-west-1b")}
+    declared = run_program(ON_AWS, mocks=HubMocks(subnets=subnets), check=False)
     assert str(declared.error) == (
-        "subnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'] are in 1 "
-        "availability zone(s); the load balancer needs at least two subnets in two zones"
+        "subnetIds: subnet-0a1b2c3d4e5f60001 and subnet-0a1b2c3d4e5f60002 are both in "
+        "eu-west-1a; the load balancer and the file system take one subnet per availability "
+        "zone: keep one of them"
+    )
+    assert declared.resources == []
+
+
+def test_a_stack_name_too_long_for_a_domain_prefix_is_refused_naming_the_setting():
+    declared = run_program(ON_AWS, stack="a-research-group-hub-in-western-europe", check=False)
+    assert str(declared.error) == (
+        "cognitoDomainPrefix (made from the project, stack and account): "
+        "'serverless-hub-a-research-group-hub-in-western-europe-123456789012' is refused by "
+        "Cognito Identity Provider's CreateUserPoolDomain.Domain: is longer than 63 characters; "
+        "set another with `pulumi config set cognitoDomainPrefix <value>`"
     )
     assert declared.resources == []
 

@@ -59,6 +59,26 @@ def test_repository_name_comes_from_config():
     assert declared.resource(REPOSITORY).inputs["name"] == "team-hub"
 
 
+def test_a_stack_name_in_upper_case_gives_a_lower_case_repository():
+    # ECR takes only lower case.
+    assert (
+        run_program(USERS, stack="Prod").resource(REPOSITORY).inputs["name"]
+        == "serverless-hub-prod"
+    )
+
+
+def test_a_stack_name_ecr_cannot_take_is_refused_naming_the_stack_and_the_fix():
+    declared = run_program(USERS, stack="team-", check=False)
+    assert str(declared.error).startswith(
+        "repositoryName (made from the stack name 'team-'): 'serverless-hub-team-' is refused by "
+        "ECR's CreateRepository.repositoryName: does not match the model's pattern "
+    )
+    assert str(declared.error).endswith(
+        "; set another with `pulumi config set repositoryName <value>`"
+    )
+    assert declared.resources == []
+
+
 def test_dev_stack_lets_destroy_delete_the_repository():
     declared = run_program(stack_config("dev"), stack="dev")
     assert declared.resource(REPOSITORY).inputs["forceDelete"] is True
@@ -336,6 +356,9 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "cognitoUserPoolId",
         "cognitoDomain",
         "cognitoDomainPrefix",
+        "usernameClaim",
+        "sesIdentityArn",
+        "emailFrom",
         "taskCpu",
         "taskMemory",
         "idleTimeout",
@@ -423,6 +446,13 @@ def test_an_admin_group_is_enough_without_admin_users():
             "allowedUsers: entry 'jane@uni.nl' would share the home directory /home/jane_uni_nl "
             "with 'jane.uni.nl' in allowedUsers; keep only one of them "
             "(change it in Pulumi.test.yaml)",
+        ),
+        (
+            USERS | {"repositoryName": "Team_Hub"},
+            "repositoryName: 'Team_Hub' is refused by ECR's CreateRepository.repositoryName: "
+            "does not match the model's pattern "
+            "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*; "
+            "set another with `pulumi config set repositoryName <value>`",
         ),
         (
             USERS | {"keepImages": 0},
