@@ -146,6 +146,8 @@ if on_aws:
     pulumi.export("cognitoUserPoolId", hub.login.user_pool_id)
     pulumi.export("cognitoDomain", hub.login.domain_url)
     pulumi.export("cognitoClientId", hub.login.client_id)
+    # The Cognito users the program made; the next preview counts its new invitations from it.
+    pulumi.export("cognitoUsers", hub.login.users)
     pulumi.export("clusterName", hub.service.cluster.name)
     pulumi.export("serviceName", hub.service.service.name)
     pulumi.export("fileSystemId", hub.files.file_system.id)

@@ -57,9 +57,12 @@ class AttributeRange:
     source: str
 
 
-# EC2's characters for security group names and descriptions, groups' and rules' alike.
+# EC2's characters for security group names and descriptions, and for rules' (a group or prefix
+# list as the peer: no &).
 _EC2_TEXT = r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}"
 _EC2_TEXT_SAYS = "at most 255 of a-z A-Z 0-9, spaces and ._-:/()#,@[]+=&;{}!$*"
+_EC2_PEER_TEXT = r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]{0,255}"
+_EC2_PEER_TEXT_SAYS = "at most 255 of a-z A-Z 0-9, spaces and ._-:/()#,@[]+=;{}!$*"
 _ELB_NAME = r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
 _ELB_NAME_SAYS = "at most 32 letters, digits or hyphens, not starting or ending with a hyphen"
 _ECS_NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -102,12 +105,17 @@ PROSE_RULES = (
             "ec2",
             operation,
             f"IpPermissions[].{peers}[].Description",
-            _EC2_TEXT,
-            _EC2_TEXT_SAYS,
-            f"botocore ec2 model, {peers.removesuffix('s')}.Description documentation",
+            pattern,
+            says,
+            f"botocore ec2 model, {shape}.Description documentation",
         )
         for operation in ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress")
-        for peers in ("IpRanges", "Ipv6Ranges", "UserIdGroupPairs", "PrefixListIds")
+        for peers, shape, pattern, says in (
+            ("IpRanges", "IpRange", _EC2_TEXT, _EC2_TEXT_SAYS),
+            ("Ipv6Ranges", "Ipv6Range", _EC2_TEXT, _EC2_TEXT_SAYS),
+            ("UserIdGroupPairs", "UserIdGroupPair", _EC2_PEER_TEXT, _EC2_PEER_TEXT_SAYS),
+            ("PrefixListIds", "PrefixListId", _EC2_PEER_TEXT, _EC2_PEER_TEXT_SAYS),
+        )
     ),
     ProseRule(
         "elbv2",

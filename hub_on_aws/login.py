@@ -29,7 +29,7 @@ class CognitoLogin(pulumi.ComponentResource):
         domain_url: str,
         domain_prefix: str,
         pool_name: str,
-        email_sender: dict | None,
+        email_sender: dict,
         usernames: list[str],
         groups: list[str],
         protect: bool,
@@ -53,6 +53,8 @@ class CognitoLogin(pulumi.ComponentResource):
                 "https://", domain.domain, ".auth.", region, ".amazoncognito.com"
             )
             self.users = self._users_and_groups(pool, usernames, groups, child)
+            if email_sender["email_sending_account"] == "COGNITO_DEFAULT":
+                _warn_past_the_daily_emails(self.users, child)
         client = aws.cognito.UserPoolClient(
             name,
             name=pool_name,
@@ -132,3 +134,26 @@ class CognitoLogin(pulumi.ComponentResource):
         for group in groups:
             aws.cognito.UserGroup(f"group-{group}", name=group, user_pool_id=pool.id, opts=child)
         return invited
+
+
+def _warn_past_the_daily_emails(users: list[str], child: pulumi.ResourceOptions) -> None:
+    """Warn when this update invites more people than Cognito's own e-mail sends in a day.
+
+    Who was invited before is this stack's own last `cognitoUsers` output (a stack may read its
+    own outputs: those of its last completed update; none before the first).
+    """
+    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    earlier = pulumi.StackReference(stack, opts=child).get_output("cognitoUsers")
+
+    def warn(invited_before) -> None:
+        new = sorted(set(users) - set(invited_before or []))
+        if len(new) > COGNITO_EMAILS_PER_DAY:
+            pulumi.log.warn(
+                f"{len(new)} people get a Cognito invitation in this update, more than the "
+                f"{COGNITO_EMAILS_PER_DAY} e-mails a day Cognito's own e-mail sends for the "
+                "account; past that, creating users fails and `pulumi up` stops part-way. Set "
+                "sesIdentityArn (docs/first-deploy.md), or add at most "
+                f"{COGNITO_EMAILS_PER_DAY} people a day"
+            )
+
+    earlier.apply(warn)

@@ -47,6 +47,7 @@ PROGRAM_PACKAGES = ("hub_on_aws",)
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 IMAGE = "docker:index/image:Image"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
 # What the hub's settings look up: the network, the account and the region.
 GET_VPC = "aws:ec2/getVpc:getVpc"
@@ -151,12 +152,15 @@ class HubMocks(pulumi.runtime.Mocks):
         token_user_name: str = "AWS",  # noqa: S107 (a mock's login)
         token_password: str = "mock-ecr-password",  # noqa: S107
         subnets: dict[str, tuple[str, str]] | None = None,
+        earlier_outputs: dict | None = None,
     ):
         self.registry_id = registry_id
         self.region = region
         self.registry_host = registry_host or f"{registry_id}.dkr.ecr.{region}.amazonaws.com"
         self.token_user_name = token_user_name
         self.token_password = token_password
+        # The stack's outputs from its last update, as a StackReference to itself reads them.
+        self.earlier_outputs = earlier_outputs or {}
         self.subnets = subnets or {
             "subnet-0a1b2c3d4e5f60001": ("vpc-0a1b2c3d4e5f60000", f"{region}a"),
             "subnet-0a1b2c3d4e5f60002": ("vpc-0a1b2c3d4e5f60000", f"{region}b"),
@@ -168,6 +172,8 @@ class HubMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            return args.resource_id, state | {"outputs": self.earlier_outputs}
         name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
         if args.typ == REPOSITORY:
             name = args.inputs["name"]

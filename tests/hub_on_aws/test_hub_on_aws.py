@@ -670,3 +670,32 @@ def test_a_users_only_change_rewrites_only_the_lists():
     assert ("aws:s3/bucketObjectv2:BucketObjectv2", "hub") in changed
     lists = json.loads(one(after, "aws:s3/bucketObjectv2:BucketObjectv2").inputs["content"])
     assert lists["allowedUsers"] == ["jane.doe@uni.nl", "newcomer@uni.nl"]
+
+
+# Invitations and Cognito's daily e-mails
+
+MANY = [f"student{n}@uni.nl" for n in range(60)]
+
+
+def test_inviting_more_than_cognitos_daily_emails_is_warned_at_preview():
+    declared = run_program(ON_AWS | {"allowedUsers": MANY})
+    [warning] = [w for w in declared.warnings if "Cognito invitation" in w]
+    assert warning == (
+        "61 people get a Cognito invitation in this update, more than the 50 e-mails a day "
+        "Cognito's own e-mail sends for the account; past that, creating users fails and `pulumi "
+        "up` stops part-way. Set sesIdentityArn (docs/first-deploy.md), or add at most 50 people "
+        "a day"
+    )
+    assert declared.outputs["cognitoUsers"].value == sorted(["admin@example.org", *MANY])
+
+
+def test_only_the_new_invitations_count():
+    earlier = {"cognitoUsers": ["admin@example.org", *MANY[:20]]}
+    declared = run_program(ON_AWS | {"allowedUsers": MANY}, mocks=HubMocks(earlier_outputs=earlier))
+    assert not [w for w in declared.warnings if "Cognito invitation" in w]
+
+
+def test_an_ses_sender_has_no_daily_allowance_to_warn_of():
+    identity = {"sesIdentityArn": "arn:aws:ses:eu-west-1:123456789012:identity/uni.nl"}
+    declared = run_program(ON_AWS | identity | {"allowedUsers": MANY})
+    assert not [w for w in declared.warnings if "Cognito invitation" in w]

@@ -62,6 +62,19 @@ def test_a_rule_description_is_held_to_the_same_characters():
     assert 'IpPermissions[].IpRanges[].Description: "anyone\'s browser"' in found
 
 
+def test_a_rule_with_a_group_as_its_peer_takes_no_ampersand():
+    def rule(peers: str, peer: dict) -> Request:
+        permission = {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, peers: [peer]}
+        return request(
+            "ec2", "AuthorizeSecurityGroupIngress", GroupId="sg-1", IpPermissions=[permission]
+        )
+
+    described = {"Description": "Hub & proxy"}
+    assert problems(rule("IpRanges", {"CidrIp": "10.0.0.0/16"} | described)) == []
+    [found] = problems(rule("UserIdGroupPairs", {"GroupId": "sg-2"} | described))
+    assert "UserIdGroup" in found and "'Hub & proxy' is not at most 255 of" in found
+
+
 def test_a_group_name_may_not_start_with_sg():
     found = problems(request("ec2", "CreateSecurityGroup", GroupName="sg-hub", Description="Hub"))
     assert found and "not starting with sg-" in found[0]

@@ -254,6 +254,54 @@ def test_the_pulumi_cli_is_the_sdk_release_in_requirements(name):
         assert str(pulumi_step(job)["with"]["pulumi-version"]) == pin[1]
 
 
+# arm64 images on GitHub's x86 runners
+
+STACK_PLATFORM = ROOT / ".github" / "stack_platform.py"
+QEMU = "docker/setup-qemu-action"
+
+
+def platform_of(root: Path, stack: str) -> str:
+    answer = subprocess.run(
+        [sys.executable, str(STACK_PLATFORM), stack, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert answer.stdout.startswith("platform="), answer.stdout
+    return answer.stdout.strip().removeprefix("platform=")
+
+
+def test_a_stacks_platform_is_its_own_setting_or_the_projects_default(tmp_path):
+    assert platform_of(ROOT, "dev") == "linux/amd64"
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.graviton.yaml").write_text(
+        "config:\n  serverless-hub:platform: linux/arm64\n"
+    )
+    (tmp_path / "Pulumi.plain.yaml").write_text("config:\n  serverless-hub:keepImages: 3\n")
+    assert platform_of(tmp_path, "graviton") == "linux/arm64"
+    assert platform_of(tmp_path, "plain") == "linux/amd64"
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_an_arm64_stack_gets_qemu_before_pulumi_builds(name):
+    for job in pulumi_jobs(BOTH[name]).values():
+        [platform] = [i for i, step in enumerate(job["steps"]) if step.get("id") == "platform"]
+        step = job["steps"][platform]
+        assert (
+            step["run"] == '.venv/bin/python .github/stack_platform.py "$STACK" >> "$GITHUB_OUTPUT"'
+        )
+        # The job's own stack, from the environment rather than spliced into the script.
+        assert step["env"]["STACK"] == stack_of(job)
+        qemu = job["steps"][step_index(job, QEMU)]
+        assert qemu["if"] == "steps.platform.outputs.platform == 'linux/arm64'"
+        assert qemu["with"]["platforms"] == "arm64"
+        # The emulator's image, pinned by digest as the actions are pinned by commit.
+        assert re.fullmatch(
+            r"docker\.io/tonistiigi/binfmt:[\w.-]+@sha256:[0-9a-f]{64}", qemu["with"]["image"]
+        )
+        assert platform < step_index(job, QEMU) < step_index(job, PULUMI)
+
+
 # Pinned actions
 
 USES_LINE = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
