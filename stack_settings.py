@@ -29,6 +29,8 @@ _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
 @dataclass(frozen=True)
 class StackSettings:
     repository_name: str
+    # The users' servers' image goes to a repository of its own beside the hub's.
+    user_repository_name: str
     force_delete: bool
     keep_images: int
     platform: str
@@ -74,8 +76,18 @@ def read(config: pulumi.Config, stack: str) -> StackSettings:
         "repositoryName",
         made_from="" if config.require("repositoryName") else f"the stack name {stack!r}",
     )
+    user_repository_name = f"{repository_name}-user"
+    refuse_unless_aws_takes(
+        "repositoryName",
+        user_repository_name,
+        "ecr",
+        "CreateRepository",
+        "repositoryName",
+        made_from="repositoryName, for the users' image",
+    )
     return StackSettings(
         repository_name=repository_name,
+        user_repository_name=user_repository_name,
         force_delete=config.require_bool("forceDelete"),
         keep_images=keep_images,
         platform=platform,

@@ -1,18 +1,21 @@
-"""The hub on AWS: Cognito login, network, files, load balancer and service, wired together."""
+"""The hub on AWS: Cognito login, network, files, load balancer, the hub's service and what
+users' servers run with, wired together."""
 
 import pulumi
 
+from hub_on_aws.live_settings import HubLiveSettings
 from hub_on_aws.load_balancer import HubLoadBalancer
 from hub_on_aws.login import CognitoLogin
 from hub_on_aws.network import HubNetwork
+from hub_on_aws.servers import UserServers
 from hub_on_aws.service import HubService
 from hub_on_aws.settings import HubOnAws
 from hub_on_aws.storage import HubFiles
-from hub_on_aws.user_lists import HubUserLists
 
 
 class Hub(pulumi.ComponentResource):
-    """Everything `https://<hubDomain>` needs, running the image `image` (pinned by digest)."""
+    """Everything `https://<hubDomain>` needs: the hub runs `image`, users' servers `user_image`
+    (each pinned by digest)."""
 
     def __init__(
         self,
@@ -20,8 +23,10 @@ class Hub(pulumi.ComponentResource):
         *,
         settings: HubOnAws,
         image: pulumi.Input[str],
+        user_image: pulumi.Input[str],
         platform: str,
         repository_arn: pulumi.Input[str],
+        user_repository_arn: pulumi.Input[str],
         lists: dict[str, list[str]],
         protect: bool,
         opts: pulumi.ResourceOptions | None = None,
@@ -42,12 +47,26 @@ class Hub(pulumi.ComponentResource):
             protect=protect,
             opts=child,
         )
-        self.user_lists = HubUserLists(name, lists=lists, protect=protect, opts=child)
+        # A new user image or size rewrites the servers' object only: the hub keeps running.
+        self.live = HubLiveSettings(
+            name,
+            lists=lists,
+            servers={"image": user_image, "sizes": settings.server_sizes},
+            protect=protect,
+            opts=child,
+        )
         network = HubNetwork(name, vpc_id=settings.vpc_id, opts=child)
+        self.servers = UserServers(
+            name,
+            repository_arn=user_repository_arn,
+            log_retention_days=settings.log_retention_days,
+            opts=child,
+        )
         self.files = HubFiles(
             name,
             subnet_ids=settings.subnet_ids,
             security_group_id=network.files.id,
+            server_role_arn=self.servers.task_role.arn,
             protect=protect,
             opts=child,
         )
@@ -67,9 +86,10 @@ class Hub(pulumi.ComponentResource):
             platform=platform,
             family=settings.task_family,
             repository_arn=repository_arn,
-            # What the image needs besides its two secrets; the lists it reads from S3.
+            # What the image needs besides its two secrets; the lists and servers it reads from S3.
             environment={
-                "USER_LISTS_URL": self.user_lists.url,
+                "USER_LISTS_URL": self.live.url,
+                "USER_SERVERS_URL": self.live.servers_url,
                 "OAUTH_CLIENT_ID": self.login.client_id,
                 "OAUTH_LOGIN_USERNAME_KEY": settings.username_claim,
                 "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
@@ -86,9 +106,11 @@ class Hub(pulumi.ComponentResource):
             subnet_ids=settings.subnet_ids,
             security_group_id=network.task.id,
             files=self.files,
-            lists_object_arn=self.user_lists.object_arn,
+            servers=self.servers,
+            servers_security_group_id=network.servers.id,
+            live_object_arns=self.live.object_arns,
             # The hub refuses to start without its lists: they are written before it starts.
-            waits_for=[self.user_lists.object],
+            waits_for=[self.live.object, self.live.servers_object],
             target_group_arn=self.load_balancer.target_group.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )

@@ -1,4 +1,8 @@
-"""The hub itself on ECS Fargate: one task, its secrets, its logs and the two roles it runs with."""
+"""The hub itself on ECS Fargate: one task, its secrets, its logs and the two roles it runs with.
+
+The hub's task holds the hub and its proxy only; each user's server is a task of its own
+(hub_on_aws/servers.py), which the hub starts and stops in the same cluster.
+"""
 
 import json
 
@@ -42,7 +46,9 @@ class HubService(pulumi.ComponentResource):
         subnet_ids: list[str],
         security_group_id: pulumi.Input[str],
         files,
-        lists_object_arn: pulumi.Input[str],
+        servers,
+        servers_security_group_id: pulumi.Input[str],
+        live_object_arns: list[pulumi.Input[str]],
         target_group_arn: pulumi.Input[str],
         waits_for: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
@@ -61,24 +67,47 @@ class HubService(pulumi.ComponentResource):
         self.secrets = {key: secret for key, (secret, _) in secrets.items()}
         secret_values = [value for _, value in secrets.values()]
         secret_arns = [secret.arn for secret in self.secrets.values()]
-        self.execution_role = _role(
+        self.execution_role = ecs_task_role(
             f"{name}-execution",
             pulumi.Output.all(repository_arn, self.log_group.arn, *secret_arns).apply(
                 lambda arns: execution_policy(arns[0], arns[1], arns[2:])
             ),
             child,
         )
-        self.task_role = _role(
+        self.cluster = aws.ecs.Cluster(name, opts=child)
+        # Each user's task definition family is "<family>-server-<their home's name>".
+        servers_family = f"{family}-server"
+        self.task_role = ecs_task_role(
             f"{name}-task",
-            pulumi.Output.all(files.file_system.arn, lists_object_arn).apply(
-                lambda arns: task_policy(*arns)
-            ),
+            pulumi.Output.all(
+                file_system_arn=files.file_system.arn,
+                live_object_arns=live_object_arns,
+                cluster_arn=self.cluster.arn,
+                servers_family=servers_family,
+                server_role_arns=[servers.execution_role.arn, servers.task_role.arn],
+                hub=family,
+            ).apply(lambda arns: task_policy(**arns)),
             child,
         )
         region = aws.get_region_output().region
+        # Where and how the hub starts users' servers (hub_image/servers_on_ecs.py).
+        servers_environment = {
+            "SERVERS_ENGINE": "ecs",
+            "SERVERS_CLUSTER": self.cluster.arn,
+            "SERVERS_SUBNETS": ",".join(subnet_ids),
+            "SERVERS_SECURITY_GROUP": servers_security_group_id,
+            "SERVERS_EXECUTION_ROLE_ARN": servers.execution_role.arn,
+            "SERVERS_TASK_ROLE_ARN": servers.task_role.arn,
+            "SERVERS_FILE_SYSTEM_ID": files.file_system.id,
+            "SERVERS_LOG_GROUP": servers.log_group.name,
+            "SERVERS_FAMILY": servers_family,
+            "SERVERS_CPU_ARCHITECTURE": CPU_ARCHITECTURE[platform],
+            "SERVERS_HUB": family,
+            "AWS_REGION": region,
+        }
         containers = pulumi.Output.all(
             image=image,
-            environment=environment,
+            environment=environment | servers_environment,
             secrets={name: secret.arn for name, secret in self.secrets.items()},
             log_group=self.log_group.name,
             region=region,
@@ -104,7 +133,6 @@ class HubService(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        self.cluster = aws.ecs.Cluster(name, opts=child)
         self.service = aws.ecs.Service(
             name,
             cluster=self.cluster.arn,
@@ -178,29 +206,97 @@ def container_definition(image, environment, secrets, log_group, region) -> dict
     }
 
 
-def execution_policy(repository_arn: str, log_group_arn: str, secret_arns: list[str]) -> str:
-    """What ECS may do to start the hub: pull its image, write its logs, read its secrets."""
-    return _policy(
+def execution_policy(
+    repository_arn: str, log_group_arn: str, secret_arns: list[str] | tuple = ()
+) -> str:
+    """What ECS may do to start a task: pull its image, write its logs, read its secrets."""
+    statements = [
         {"Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {"Action": PULL_ACTIONS, "Resource": repository_arn},
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn.removesuffix(':*')}:log-stream:*",
         },
-        {"Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)},
-    )
-
-
-def task_policy(file_system_arn: str, lists_object_arn: str) -> str:
-    """What the hub may do: mount its file system (write, own homes as root), read its lists."""
-    actions = [
-        "elasticfilesystem:ClientMount",
-        "elasticfilesystem:ClientRootAccess",
-        "elasticfilesystem:ClientWrite",
     ]
+    if secret_arns:
+        statements.append(
+            {"Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)}
+        )
+    return _policy(*statements)
+
+
+def task_policy(
+    file_system_arn: str,
+    live_object_arns: list[str],
+    cluster_arn: str,
+    servers_family: str,
+    server_role_arns: list[str],
+    hub: str,
+) -> str:
+    """What the hub may do: mount its file system (write, own homes as root), read what it reads
+    while it runs, and run, find and stop its users' servers, in its cluster only."""
+    arn_start, cluster = cluster_arn.split(":cluster/")
+    in_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    tagged_by_hub = {"StringEquals": {"aws:RequestTag/serverless-hub:hub": hub}}
+    task_definitions = f"{arn_start}:task-definition/{servers_family}-*"
+    access_points = f"{file_system_arn.split(':file-system/')[0]}:access-point/*"
     return _policy(
-        {"Action": actions, "Resource": file_system_arn},
-        {"Action": "s3:GetObject", "Resource": lists_object_arn},
+        {
+            "Action": [
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientRootAccess",
+                "elasticfilesystem:ClientWrite",
+            ],
+            "Resource": file_system_arn,
+        },
+        {"Action": "s3:GetObject", "Resource": sorted(live_object_arns)},
+        # Users' servers: their task definitions (one family each), in this cluster.
+        {
+            "Action": "ecs:RegisterTaskDefinition",
+            "Resource": task_definitions,
+            "Condition": tagged_by_hub,
+        },
+        {"Action": "ecs:RunTask", "Resource": task_definitions, "Condition": in_cluster},
+        {
+            "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+            "Resource": f"{arn_start}:task/{cluster}/*",
+            "Condition": in_cluster,
+        },
+        {
+            "Action": "ecs:ListTasks",
+            "Resource": f"{arn_start}:container-instance/{cluster}/*",
+            "Condition": in_cluster,
+        },
+        {
+            "Action": "ecs:TagResource",
+            "Resource": [task_definitions, f"{arn_start}:task/{cluster}/*"],
+            "Condition": {
+                "StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition", "RunTask"]}
+            },
+        },
+        # ECS has no resource-level permissions for these two.
+        {
+            "Action": ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"],
+            "Resource": "*",
+        },
+        # The two roles a server runs with, for ECS tasks only.
+        {
+            "Action": "iam:PassRole",
+            "Resource": sorted(server_role_arns),
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+        # Each user's access point, made at their first start, tagged as this hub's.
+        {
+            "Action": "elasticfilesystem:CreateAccessPoint",
+            "Resource": file_system_arn,
+            "Condition": tagged_by_hub,
+        },
+        {
+            "Action": "elasticfilesystem:TagResource",
+            "Resource": access_points,
+            "Condition": {"StringEquals": {"elasticfilesystem:CreateAction": "CreateAccessPoint"}},
+        },
+        {"Action": "elasticfilesystem:DescribeAccessPoints", "Resource": file_system_arn},
     )
 
 
@@ -210,8 +306,8 @@ def _policy(*statements: dict) -> str:
     )
 
 
-def _role(name: str, policy: pulumi.Input[str], child) -> aws.iam.Role:
-    """A role that ECS tasks assume, with exactly this one inline policy."""
+def ecs_task_role(name: str, policy: pulumi.Input[str] | None, child) -> aws.iam.Role:
+    """A role that ECS tasks assume, with exactly this one inline policy, or none."""
     role = aws.iam.Role(
         name,
         assume_role_policy=json.dumps(
@@ -228,7 +324,8 @@ def _role(name: str, policy: pulumi.Input[str], child) -> aws.iam.Role:
         ),
         opts=child,
     )
-    aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
+    if policy is not None:
+        aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
     return role
 
 

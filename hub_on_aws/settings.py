@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from service_rules import FARGATE_MEMORY, LOG_RETENTION_DAYS
 from stack_settings import refuse_unless_aws_takes
+from users.names import group_name_problem
 
 _HOST_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
@@ -25,6 +26,9 @@ _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 FARGATE_PLATFORMS = ("linux/amd64", "linux/arm64")
 # The claims an existing pool's users may be named by; a pool the program makes uses `username`.
 USERNAME_CLAIMS = ("username", "preferred_username", "email")
+# A size's name, as the spawn page offers it and the hub keeps it.
+_SIZE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_SIZE_KEYS = {"name", "cpu", "memory", "groups"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class HubOnAws:
     task_family: str
     task_cpu: int
     task_memory: int
+    # The sizes of users' servers: name, CPU units, memory (MiB) and who may pick it.
+    server_sizes: list[dict]
     idle_timeout: int
     log_retention_days: int
 
@@ -144,11 +150,11 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         )
     task_cpu, task_memory = config.require_int("taskCpu"), config.require_int("taskMemory")
     if task_memory not in FARGATE_MEMORY.get(task_cpu, ()):
-        accepted = ", ".join(f"{cpu}: {m[0]}-{m[-1]}" for cpu, m in FARGATE_MEMORY.items())
         raise pulumi.RunError(
             f"taskCpu, taskMemory: {task_cpu}/{task_memory} is not a size Fargate runs; "
-            f"CPU units: memory in MiB (in steps of 1024, 4096 or 8192) {accepted}"
+            f"{_FARGATE_SIZES}"
         )
+    server_sizes = _server_sizes(config.require_object("serverSizes"))
     idle_timeout = config.require_int("idleTimeout")
     if idle_timeout < 1:
         refuse("idleTimeout", idle_timeout, "seconds before an idle server stops, 1 or more")
@@ -174,6 +180,7 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         task_family=task_family,
         task_cpu=task_cpu,
         task_memory=task_memory,
+        server_sizes=server_sizes,
         idle_timeout=idle_timeout,
         log_retention_days=log_retention,
     )
@@ -181,6 +188,42 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
 
 def refuse(key: str, value: object, what: str) -> None:
     raise pulumi.RunError(f"{key}: {value!r} is not {what} (pulumi config set {key} ...)")
+
+
+_FARGATE_SIZES = "CPU units: memory in MiB (in steps of 1024, 4096 or 8192) " + ", ".join(
+    f"{cpu}: {memory[0]}-{memory[-1]}" for cpu, memory in FARGATE_MEMORY.items()
+)
+
+
+def _server_sizes(sizes: object) -> list[dict]:
+    """serverSizes: named Fargate sizes for users' servers, the first one the default."""
+    example = '[{"name": "standard", "cpu": 1024, "memory": 4096}]'
+    if not isinstance(sizes, list) or not sizes:
+        refuse("serverSizes", sizes, f"a list of one or more sizes, e.g. {example}")
+    names = set()
+    for index, size in enumerate(sizes):
+        key = f"serverSizes[{index}]"
+        if not isinstance(size, dict) or not {"name", "cpu", "memory"} <= set(size) <= _SIZE_KEYS:
+            refuse(
+                key, size, f"a size with name, cpu, memory and optionally groups, e.g. {example}"
+            )
+        name, cpu, memory = size["name"], size["cpu"], size["memory"]
+        if not isinstance(name, str) or not _SIZE_NAME.fullmatch(name) or name in names:
+            refuse(f"{key}.name", name, "a new name of at most 32 of a-z 0-9 -, e.g. standard")
+        names.add(name)
+        if memory not in FARGATE_MEMORY.get(cpu, ()) or isinstance(cpu, bool):
+            raise pulumi.RunError(
+                f"{key} ({name!r}): cpu {cpu!r}, memory {memory!r} is not a size Fargate runs; "
+                f"{_FARGATE_SIZES} (pulumi config set --path '{key}.memory' ...)"
+            )
+        groups = size.get("groups", [])
+        if not isinstance(groups, list) or any(map(group_name_problem, groups)):
+            refuse(f"{key}.groups", groups, "a list of Cognito group names")
+    return [
+        {"name": size["name"], "cpu": size["cpu"], "memory": size["memory"]}
+        | ({"groups": sorted(size["groups"])} if size.get("groups") else {})
+        for size in sizes
+    ]
 
 
 def _invitations(config: pulumi.Config, user_pool_id: str) -> tuple[str, str]:

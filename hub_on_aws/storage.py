@@ -7,10 +7,11 @@ import pulumi_aws as aws
 
 
 class HubFiles(pulumi.ComponentResource):
-    """EFS with a mount target per subnet and two entry points: /home and the hub's data.
+    """EFS with a mount target per subnet and two entry points for the hub: /home and its data.
 
-    Neither entry point forces a uid, so each home keeps its owner's uid and stays private; the
-    hub's own data directory is root's alone.
+    Neither forces a uid: the hub makes each home, owned by its user's uid and private; its data
+    directory is root's alone. Each user's server mounts its home through an access point of its
+    own, which the hub makes (hub_image/servers_on_ecs.py).
     """
 
     def __init__(
@@ -19,6 +20,7 @@ class HubFiles(pulumi.ComponentResource):
         *,
         subnet_ids: list[str],
         security_group_id: pulumi.Input[str],
+        server_role_arn: pulumi.Input[str],
         protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -63,17 +65,20 @@ class HubFiles(pulumi.ComponentResource):
         self.homes = entry("homes", "/home", "755")
         self.hub_data = entry("hub-data", "/hub-data", "700")
         # Mounting needs TLS; with a policy in place, only IAM identities allowed to (the hub's task
-        # role) may mount at all.
+        # role) may mount at all, and users' servers only through an access point (their own).
         aws.efs.FileSystemPolicy(
             name,
             file_system_id=self.file_system.id,
-            policy=self.file_system.arn.apply(encrypted_transport_only),
+            policy=pulumi.Output.all(self.file_system.arn, server_role_arn).apply(
+                lambda arns: file_system_policy(*arns)
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"fileSystemId": self.file_system.id})
 
 
-def encrypted_transport_only(file_system_arn: str) -> str:
+def file_system_policy(file_system_arn: str, server_role_arn: str) -> str:
+    """TLS for everyone; a user's server, whose role has no policy, mounts by access point only."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -85,7 +90,15 @@ def encrypted_transport_only(file_system_arn: str) -> str:
                     "Action": "*",
                     "Resource": file_system_arn,
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
+                },
+                {
+                    "Sid": "UserServersThroughTheirAccessPoint",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": server_role_arn},
+                    "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                    "Resource": file_system_arn,
+                    "Condition": {"Null": {"elasticfilesystem:AccessPointArn": "false"}},
+                },
             ],
         }
     )

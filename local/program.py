@@ -33,10 +33,11 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# What the program needs besides the image's sources (image_tag.IMAGE_SOURCES).
+# What the program needs besides the images' sources (image_tag.SOURCE_FOLDERS).
 PROGRAM_FILES = (
     "__main__.py",
     "image_tag.py",
+    "images.py",
     "stack_settings.py",
     "service_rules.py",
     "Pulumi.yaml",
@@ -303,12 +304,12 @@ def _digest(text: str) -> str:
 
 def copy_project(root: Path) -> Path:
     """A copy of the program and the image's sources in `root`, to change files in."""
-    from image_tag import IMAGE_SOURCES
+    from image_tag import SOURCE_FOLDERS
 
     root.mkdir(parents=True, exist_ok=True)
     for name in PROGRAM_FILES:
         shutil.copy2(PROJECT_ROOT / name, root / name)
-    for name in (*PROGRAM_PACKAGES, *IMAGE_SOURCES):
+    for name in (*PROGRAM_PACKAGES, *SOURCE_FOLDERS):
         ignore = shutil.ignore_patterns("__pycache__")
         shutil.copytree(PROJECT_ROOT / name, root / name, ignore=ignore)
     return root
@@ -371,6 +372,8 @@ def _has_type(value: Any, type_: str, items: dict | None) -> bool:
         )
     if type_ == "boolean":
         return isinstance(value, bool) or value in ("true", "false")
+    if type_ == "object":
+        return isinstance(value, dict)
     if not isinstance(value, list) or items is None:
         return False
     return all(_has_type(item, items["type"], items.get("items")) for item in value)

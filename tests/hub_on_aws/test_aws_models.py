@@ -131,7 +131,7 @@ HOME_ON_EFS = "volumes.0.efsVolumeConfiguration."
         # What the model allows and ECS refuses.
         (HUB + "image", DROP, "container hub: no image"),
         ("networkMode", "bridge", "networkMode: 'For Amazon ECS tasks on Fargate"),
-        ("memory", "512", "cpu, memory: 1024/512 is no Fargate size"),
+        ("memory", "256", "cpu, memory: 512/256 is no Fargate size"),
         (HOME_ON_EFS + "transitEncryption", "DISABLED", "volume home: IAM and access points"),
         (HUB + "portMappings.0.hostPort", 80, "with awsvpc, hostPort is containerPort"),
         (HUB + "mountPoints.0.sourceVolume", "homes", "mounts 'homes', which is no volume"),
@@ -217,8 +217,7 @@ def trust_with_its_role(trust: str, role_arn: str) -> str:
 
 
 def checkable_documents(declared) -> dict[str, str]:
-    task = one(declared, TASK_DEFINITION).inputs
-    roles = {"hub-execution": task["executionRoleArn"], "hub-task": task["taskRoleArn"]}
+    roles = {role.name: role.state["arn"] for role in resources(declared, "aws:iam/role:Role")}
     documents = policy_documents(declared)
     for role, arn in roles.items():
         documents[f"{role} trust"] = trust_with_its_role(documents[f"{role} trust"], arn)
@@ -230,6 +229,10 @@ def test_every_policy_document_is_checked(declared):
         "hub file system",
         "hub-execution inline",
         "hub-execution trust",
+        "hub-servers-execution inline",
+        "hub-servers-execution trust",
+        # The servers' task role has no policy of its own: nothing to check but its trust.
+        "hub-servers-task trust",
         "hub-task inline",
         "hub-task trust",
     ]
@@ -258,15 +261,20 @@ def test_policies_have_no_parliament_findings(declared):
 def test_the_community_auditors_find_only_the_credentials_ecs_needs(declared):
     documents = checkable_documents(declared)
     reported = {where: findings(doc, community=True) for where, doc in documents.items()}
-    # Both are what these roles are for and neither can be narrowed: ECS gets each role's
-    # credentials (AssumeRole, by ecs-tasks.amazonaws.com only), and an ECR token to pull the
-    # image as the execution role (GetAuthorizationToken has no resource-level permissions).
+    # Each is what these roles are for and none can be narrowed further: ECS gets each role's
+    # credentials (AssumeRole, by ecs-tasks.amazonaws.com only), an ECR token to pull the image
+    # as the execution roles (GetAuthorizationToken has no resource-level permissions), and the
+    # hub passes the servers' two roles, and no other, to ECS tasks only.
     assume_role = [("CREDENTIALS_EXPOSURE", "", ["sts:assumerole"])]
+    ecr_token = [("CREDENTIALS_EXPOSURE", "", ["ecr:getauthorizationtoken"])]
     assert reported == {
         "hub-execution trust": assume_role,
         "hub-task trust": assume_role,
-        "hub-execution inline": [("CREDENTIALS_EXPOSURE", "", ["ecr:getauthorizationtoken"])],
-        "hub-task inline": [],
+        "hub-servers-execution trust": assume_role,
+        "hub-servers-task trust": assume_role,
+        "hub-execution inline": ecr_token,
+        "hub-servers-execution inline": ecr_token,
+        "hub-task inline": [("PERMISSIONS_MANAGEMENT_ACTIONS", "", ["iam:passrole"])],
         "hub file system": [],
     }
 

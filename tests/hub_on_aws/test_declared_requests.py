@@ -62,13 +62,22 @@ def test_every_declared_resource_is_a_request_its_service_takes(stack, config):
 def test_the_stack_names_are_made_into_names_the_services_take():
     _, declared = checked(ON_AWS, "prod.eu")
     by_operation = {(r.service, r.operation): r.params for r in requests_of(declared)}
-    assert by_operation[("ecr", "CreateRepository")]["repositoryName"] == "serverless-hub-prod.eu"
+    repositories = sorted(
+        r.params["repositoryName"]
+        for r in requests_of(declared)
+        if r.operation == "CreateRepository"
+    )
+    assert repositories == ["serverless-hub-prod.eu", "serverless-hub-prod.eu-user"]
     assert by_operation[("ecs", "RegisterTaskDefinition")]["family"] == "serverless-hub-prod-eu"
     domain = by_operation[("cognito-idp", "CreateUserPoolDomain")]["Domain"]
     assert domain == "serverless-hub-prod-eu-123456789012"
     _, declared = checked(ON_AWS, "Prod")
-    by_operation = {(r.service, r.operation): r.params for r in requests_of(declared)}
-    assert by_operation[("ecr", "CreateRepository")]["repositoryName"] == "serverless-hub-prod"
+    repositories = sorted(
+        r.params["repositoryName"]
+        for r in requests_of(declared)
+        if r.operation == "CreateRepository"
+    )
+    assert repositories == ["serverless-hub-prod", "serverless-hub-prod-user"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import json
 import pulumi
 import pytest
 
-from local.program import IMAGE, REPOSITORY, HubMocks, run_program
+from local.program import IMAGE, REPOSITORY, HubMocks, copy_project, run_program
 
 USERS = {"adminUsers": ["admin@example.org"], "allowedUsers": ["jane.doe@uni.nl", "student1"]}
 ON_AWS = USERS | {
@@ -44,9 +44,13 @@ def test_without_hub_domain_only_the_image_is_declared():
     declared = run_program(USERS)
     assert sorted((r.type, r.name) for r in declared.resources) == [
         ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "hub"),
+        ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "user"),
         ("aws:ecr/repository:Repository", "hub"),
+        ("aws:ecr/repository:Repository", "user"),
         ("docker:index/image:Image", "hub"),
         ("docker:index/image:Image", "hub-build-cache"),
+        ("docker:index/image:Image", "user"),
+        ("docker:index/image:Image", "user-build-cache"),
     ]
     assert [invoke.token for invoke in declared.invokes] == [
         "aws:ecr/getAuthorizationToken:getAuthorizationToken"
@@ -215,7 +219,8 @@ def test_the_task_definition(declared):
     assert task["family"] == "serverless-hub-test"
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["networkMode"] == "awsvpc"
-    assert (task["cpu"], task["memory"]) == ("1024", "4096")
+    # The hub and its proxy only: users' servers are tasks of their own.
+    assert (task["cpu"], task["memory"]) == ("512", "1024")
     definition = container(declared)
     assert definition["portMappings"] == [{"containerPort": 8000, "protocol": "tcp"}]
     assert definition["linuxParameters"] == {"initProcessEnabled": True}
@@ -232,6 +237,20 @@ def test_the_task_definition(declared):
         "USER_SUBDOMAINS",
         "COGNITO_DOMAIN",
         "JUPYTERHUB_CULL_IDLE_TIMEOUT",
+        # Where the hub starts users' servers, and what they run.
+        "USER_SERVERS_URL",
+        "SERVERS_ENGINE",
+        "SERVERS_CLUSTER",
+        "SERVERS_SUBNETS",
+        "SERVERS_SECURITY_GROUP",
+        "SERVERS_EXECUTION_ROLE_ARN",
+        "SERVERS_TASK_ROLE_ARN",
+        "SERVERS_FILE_SYSTEM_ID",
+        "SERVERS_LOG_GROUP",
+        "SERVERS_FAMILY",
+        "SERVERS_CPU_ARCHITECTURE",
+        "SERVERS_HUB",
+        "AWS_REGION",
     }
     assert environment(declared)["JUPYTERHUB_CULL_IDLE_TIMEOUT"] == "3600"
     log = definition["logConfiguration"]
@@ -364,6 +383,9 @@ def test_each_door_admits_only_the_one_before_it(declared):
         443: {"0.0.0.0/0", "::/0"},
         8000: {"a security group"},
         2049: {"a security group"},
+        # The hub to users' servers, and they to its API.
+        8888: {"a security group"},
+        8081: {"a security group"},
     }
 
 
@@ -390,17 +412,92 @@ def test_each_role_may_touch_exactly_its_own_resources(declared):
     )
     secret_arns = sorted(pair["valueFrom"] for pair in container(declared)["secrets"])
     assert statements[("secretsmanager:GetSecretValue",)] == secret_arns
-    mount, read_lists = policies["hub-task"]["Statement"]
+    mount, read_live = policies["hub-task"]["Statement"][:2]
     file_system_id = declared.outputs["fileSystemId"].value
     assert mount["Resource"] == (
         f"arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/{file_system_id}"
     )
-    bucket, key = environment(declared)["USER_LISTS_URL"].removeprefix("s3://").split("/", 1)
-    assert read_lists == {
-        "Effect": "Allow",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/{key}",
+    objects = [
+        "arn:aws:s3:::" + environment(declared)[url].removeprefix("s3://")
+        for url in ("USER_LISTS_URL", "USER_SERVERS_URL")
+    ]
+    assert read_live == {"Effect": "Allow", "Action": "s3:GetObject", "Resource": sorted(objects)}
+
+
+def statements_of(declared, role: str) -> dict[str, dict]:
+    """A role's inline policy, action -> its statement (each action is in one)."""
+    [policy] = [r for r in resources(declared, "aws:iam/rolePolicy:RolePolicy") if r.name == role]
+    found = {}
+    for statement in json.loads(policy.inputs["policy"])["Statement"]:
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert action not in found, f"{action} is in two statements"
+            found[action] = statement
+    return found
+
+
+def test_the_hub_may_run_find_and_stop_only_its_users_servers_in_its_cluster(declared):
+    hub = statements_of(declared, "hub-task")
+    env = environment(declared)
+    cluster = env["SERVERS_CLUSTER"]
+    assert cluster == one(declared, "aws:ecs/cluster:Cluster").state["arn"]
+    account = "arn:aws:ecs:eu-west-1:123456789012"
+    families = f"{account}:task-definition/serverless-hub-test-server-*"
+    assert env["SERVERS_FAMILY"] == "serverless-hub-test-server"
+    in_cluster = {"ArnEquals": {"ecs:cluster": cluster}}
+    assert hub["ecs:RunTask"]["Resource"] == families
+    assert hub["ecs:RunTask"]["Condition"] == in_cluster
+    assert hub["ecs:RegisterTaskDefinition"]["Resource"] == families
+    cluster_name = cluster.rsplit("/", 1)[1]
+    for action in ("ecs:StopTask", "ecs:DescribeTasks"):
+        assert hub[action]["Resource"] == f"{account}:task/{cluster_name}/*"
+        assert hub[action]["Condition"] == in_cluster
+    # What ECS cannot scope by resource, and nothing else of ECS, is on "*".
+    anywhere = {action for action, statement in hub.items() if statement["Resource"] == "*"}
+    assert anywhere == {"ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"}
+    # It hands ECS the servers' two roles, and no other.
+    servers = {r.name: r.state["arn"] for r in resources(declared, "aws:iam/role:Role")}
+    assert hub["iam:PassRole"]["Resource"] == sorted(
+        [servers["hub-servers-execution"], servers["hub-servers-task"]]
+    )
+    assert env["SERVERS_TASK_ROLE_ARN"] == servers["hub-servers-task"]
+    assert hub["iam:PassRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
+    # Access points only on its own file system, tagged as its own.
+    file_system = one(declared, "aws:efs/fileSystem:FileSystem").state["arn"]
+    assert hub["elasticfilesystem:CreateAccessPoint"]["Resource"] == file_system
+    assert env["SERVERS_FILE_SYSTEM_ID"] == declared.outputs["fileSystemId"].value
+
+
+def test_a_users_server_has_no_aws_permissions_and_mounts_by_access_point_only(declared):
+    roles = {r.name for r in resources(declared, "aws:iam/rolePolicy:RolePolicy")}
+    assert "hub-servers-task" not in roles
+    policy = json.loads(one(declared, "aws:efs/fileSystemPolicy:FileSystemPolicy").inputs["policy"])
+    [allow] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    servers_task = one(declared, "aws:iam/role:Role", "hub-servers-task").state["arn"]
+    assert allow["Principal"] == {"AWS": servers_task}
+    assert allow["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert allow["Condition"] == {"Null": {"elasticfilesystem:AccessPointArn": "false"}}
+    execution = statements_of(declared, "hub-servers-execution")
+    assert execution["ecr:BatchGetImage"]["Resource"] == declared.outputs["userRepositoryArn"].value
+    servers_log = one(declared, "aws:cloudwatch/logGroup:LogGroup", "hub-servers").state["name"]
+    assert environment(declared)["SERVERS_LOG_GROUP"] == servers_log
+
+
+def test_the_servers_network_admits_only_the_hub(declared):
+    groups = {r.name: r.id for r in resources(declared, "aws:ec2/securityGroup:SecurityGroup")}
+    ingress = {
+        r.name: r.inputs
+        for r in resources(declared, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    }
+    to_servers = [
+        rule for rule in ingress.values() if rule["securityGroupId"] == groups["hub-servers"]
+    ]
+    assert to_servers == [ingress["hub-task-to-servers-in"]]
+    assert to_servers[0]["referencedSecurityGroupId"] == groups["hub-task"]
+    assert to_servers[0]["fromPort"] == to_servers[0]["toPort"] == 8888
+    assert environment(declared)["SERVERS_SECURITY_GROUP"] == groups["hub-servers"]
 
 
 def test_outputs(declared):
@@ -546,6 +643,41 @@ ONE_ZONE = {
             "taskCpu, taskMemory: 256/4096 is not a size Fargate runs; CPU units: memory in MiB "
             "(in steps of 1024, 4096 or 8192) 256: 512-2048, 512: 1024-4096, 1024: 2048-8192, "
             "2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, 16384: 32768-122880",
+        ),
+        (
+            {"serverSizes": []},
+            "serverSizes: [] is not a list of one or more sizes, e.g. "
+            '[{"name": "standard", "cpu": 1024, "memory": 4096}] '
+            "(pulumi config set serverSizes ...)",
+        ),
+        (
+            {"serverSizes": [{"name": "large", "cpu": 4096, "memory": 4096}]},
+            "serverSizes[0] ('large'): cpu 4096, memory 4096 is not a size Fargate runs; CPU "
+            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
+            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
+            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+        ),
+        (
+            {
+                "serverSizes": [
+                    {"name": "standard", "cpu": 1024, "memory": 4096},
+                    {"name": "standard", "cpu": 2048, "memory": 8192},
+                ]
+            },
+            "serverSizes[1].name: 'standard' is not a new name of at most 32 of a-z 0-9 -, e.g. "
+            "standard (pulumi config set serverSizes[1].name ...)",
+        ),
+        (
+            {"serverSizes": [{"name": "gpu", "cpu": 1024, "memory": 4096, "gpus": 1}]},
+            "serverSizes[0]: {'name': 'gpu', 'cpu': 1024, 'memory': 4096, 'gpus': 1} is not a "
+            "size with name, cpu, memory and optionally groups, e.g. "
+            '[{"name": "standard", "cpu": 1024, "memory": 4096}] '
+            "(pulumi config set serverSizes[0] ...)",
+        ),
+        (
+            {"serverSizes": [{"name": "big", "cpu": 4096, "memory": 16384, "groups": ["a b"]}]},
+            "serverSizes[0].groups: ['a b'] is not a list of Cognito group names "
+            "(pulumi config set serverSizes[0].groups ...)",
         ),
         (
             {"idleTimeout": 0},
@@ -699,3 +831,48 @@ def test_an_ses_sender_has_no_daily_allowance_to_warn_of():
     identity = {"sesIdentityArn": "arn:aws:ses:eu-west-1:123456789012:identity/uni.nl"}
     declared = run_program(ON_AWS | identity | {"allowedUsers": MANY})
     assert not [w for w in declared.warnings if "Cognito invitation" in w]
+
+
+# Users' servers: their image and sizes, live
+
+
+def servers_object(declared) -> dict:
+    return json.loads(
+        one(declared, "aws:s3/bucketObjectv2:BucketObjectv2", "hub-servers").inputs["content"]
+    )
+
+
+def test_the_hub_reads_the_user_image_by_digest_and_the_sizes_from_s3(declared):
+    assert servers_object(declared) == {
+        "image": declared.outputs["userImageDigest"].value,
+        "sizes": [{"name": "standard", "cpu": 1024, "memory": 4096}],
+    }
+    assert "@sha256:" in servers_object(declared)["image"]
+    bucket, key = environment(declared)["USER_SERVERS_URL"].removeprefix("s3://").split("/", 1)
+    made = one(declared, "aws:s3/bucketObjectv2:BucketObjectv2", "hub-servers").inputs
+    assert (made["bucket"], made["key"]) == (bucket, key)
+
+
+def test_sizes_with_groups_reach_the_hub_as_the_stack_gives_them():
+    sizes = [
+        {"name": "standard", "cpu": 1024, "memory": 4096},
+        {"name": "large", "cpu": 4096, "memory": 16384, "groups": ["staff", "bioinformatics"]},
+    ]
+    declared = run_program(ON_AWS | {"serverSizes": sizes})
+    assert servers_object(declared)["sizes"] == [
+        sizes[0],
+        {"name": "large", "cpu": 4096, "memory": 16384, "groups": ["bioinformatics", "staff"]},
+    ]
+
+
+def test_a_new_user_image_restarts_no_hub(tmp_path):
+    project = copy_project(tmp_path / "project")
+    before = run_program(ON_AWS, project_root=project)
+    with (project / "user_image" / "group-requirements.txt").open("a") as file:
+        file.write("numpy==2.3.5\n")
+    after = run_program(ON_AWS, project_root=project)
+    assert one(before, IMAGE, "user").inputs != one(after, IMAGE, "user").inputs
+    # The hub's image and task stay: only the object the hub reads at each start changes.
+    assert one(before, IMAGE).inputs == one(after, IMAGE).inputs
+    assert one(before, TASK_DEFINITION).inputs == one(after, TASK_DEFINITION).inputs
+    assert servers_object(before)["image"] != servers_object(after)["image"]

@@ -30,8 +30,9 @@ def test_project_defaults_fill_in_what_the_stack_leaves_out():
         "serverless-hub:usernameClaim": "username",
         "serverless-hub:sesIdentityArn": "",
         "serverless-hub:emailFrom": "",
-        "serverless-hub:taskCpu": "1024",
-        "serverless-hub:taskMemory": "4096",
+        "serverless-hub:taskCpu": "512",
+        "serverless-hub:taskMemory": "1024",
+        "serverless-hub:serverSizes": '[{"name": "standard", "cpu": 1024, "memory": 4096}]',
         "serverless-hub:idleTimeout": "3600",
         "serverless-hub:logRetentionDays": "30",
         "serverless-hub:adminUsers": "[]",
@@ -62,7 +63,7 @@ def test_runs_do_not_leak_into_each_other():
     assert first.resource(REPOSITORY).inputs["name"] == "first"
     assert failed.resources == []
     assert second.resource(REPOSITORY).inputs["name"] == "serverless-hub-test"
-    assert len(second.resources) == len(first.resources) == 4
+    assert len(second.resources) == len(first.resources) == 8
 
 
 def test_a_project_copy_runs_its_own_modules(project_copy):

@@ -6,18 +6,12 @@ import stat
 
 import pytest
 
-from image_tag import (
-    DOCKERFILE,
-    DOCKERIGNORE,
-    IMAGE_SOURCES,
-    give_sources_their_git_modes,
-    tag_for,
-)
+from image_tag import HUB, USER, give_sources_their_git_modes, tag_for
 from local.program import PROJECT_ROOT
 
 BUILD = {
     "context": ".",
-    "dockerfile": DOCKERFILE,
+    "dockerfile": HUB.dockerfile,
     "platform": "linux/amd64",
     "args": {"ADMIN_USERS": "admin", "ALLOWED_USERS": "jane"},
 }
@@ -26,11 +20,11 @@ BUILD = {
 def test_dockerignore_lets_in_exactly_the_image_sources():
     lines = [
         line.strip()
-        for line in (PROJECT_ROOT / DOCKERIGNORE).read_text().splitlines()
+        for line in (PROJECT_ROOT / HUB.dockerignore).read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert lines[0] == "*"
-    assert tuple(line[1:] for line in lines if line.startswith("!")) == IMAGE_SOURCES
+    assert tuple(line[1:] for line in lines if line.startswith("!")) == HUB.folders
     # What the tag skips is what docker leaves out of the context.
     assert [line for line in lines[1:] if not line.startswith("!")] == [
         "**/__pycache__",
@@ -96,7 +90,7 @@ def add_bytecode_cache(folder):
             lambda root: (root / "users" / "lists.py").rename(root / "users" / "lists2.py"),
             id="renamed-file",
         ),
-        pytest.param(lambda root: append(root / DOCKERIGNORE, "!docs\n"), id="dockerignore"),
+        pytest.param(lambda root: append(root / HUB.dockerignore, "!docs\n"), id="dockerignore"),
         pytest.param(
             lambda root: (root / "users" / "names.py").chmod(
                 (root / "users" / "names.py").stat().st_mode | stat.S_IXUSR
@@ -128,11 +122,11 @@ def checkout(root, files, umask):
 def test_tag_is_the_same_for_a_checkout_under_any_umask(tmp_path):
     files = {
         path.relative_to(PROJECT_ROOT).as_posix(): (path.read_bytes(), False)
-        for source in IMAGE_SOURCES
+        for source in HUB.folders
         for path in (PROJECT_ROOT / source).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
-    files[DOCKERIGNORE] = ((PROJECT_ROOT / DOCKERIGNORE).read_bytes(), False)
+    files[HUB.dockerignore] = ((PROJECT_ROOT / HUB.dockerignore).read_bytes(), False)
     files["hub_image/start.sh"] = (b"#!/bin/sh\nexec jupyterhub\n", True)
     checkout(shared := tmp_path / "umask-002", files, 0o002)
     checkout(private := tmp_path / "umask-022", files, 0o022)
@@ -151,7 +145,7 @@ def test_a_symbolic_link_in_the_sources_is_refused(project_copy, target):
     with pytest.raises(ValueError) as refusal:
         tag_for(project_copy, BUILD)
     assert str(refusal.value) == (
-        "users/link is a symbolic link; the hub image's sources must be plain files "
+        "users/link is a symbolic link; an image's sources must be plain files "
         "(copy the file it points to in its place)"
     )
 
@@ -189,3 +183,27 @@ def test_tag_ignores_what_stays_out_of_the_image(project_copy, edit):
     before = tag_for(project_copy, BUILD)
     edit(project_copy)
     assert tag_for(project_copy, BUILD) == before
+
+
+USER_BUILD = {"context": "user_image", "dockerfile": USER.dockerfile, "platform": "linux/amd64"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "hub_changes", "user_changes"),
+    [
+        pytest.param(lambda root: append(root / "users" / "names.py"), True, False, id="hub-code"),
+        pytest.param(
+            lambda root: append(root / "user_image" / "group-requirements.txt", "numpy==2.3.5\n"),
+            False,
+            True,
+            id="group-packages",
+        ),
+    ],
+)
+def test_each_image_has_its_own_tag_from_its_own_sources(
+    project_copy, edit, hub_changes, user_changes
+):
+    before = tag_for(project_copy, BUILD), tag_for(project_copy, USER_BUILD, USER)
+    edit(project_copy)
+    after = tag_for(project_copy, BUILD), tag_for(project_copy, USER_BUILD, USER)
+    assert (before[0] != after[0], before[1] != after[1]) == (hub_changes, user_changes)

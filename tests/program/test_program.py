@@ -319,6 +319,7 @@ def test_outputs_are_what_the_deploy_side_needs():
     )
     outputs = {name: output.value for name, output in declared.outputs.items()}
     image = declared.resource(IMAGE).inputs
+    user_image = declared.resource(IMAGE, "user").inputs
     assert outputs == {
         "repositoryUrl": "210987654321.dkr.ecr.us-east-1.amazonaws.com/serverless-hub-test",
         "repositoryArn": "arn:aws:ecr:us-east-1:210987654321:repository/serverless-hub-test",
@@ -326,6 +327,16 @@ def test_outputs_are_what_the_deploy_side_needs():
         "imageName": image["imageName"],
         # The pushed image's digest as the registry (the mocks) reported it, not the tag.
         "imageDigest": f"{outputs['repositoryUrl']}@sha256:{pushed_digest(image['imageName'])}",
+        "userRepositoryUrl": (
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com/serverless-hub-test-user"
+        ),
+        "userRepositoryArn": (
+            "arn:aws:ecr:us-east-1:210987654321:repository/serverless-hub-test-user"
+        ),
+        "userImageName": user_image["imageName"],
+        "userImageDigest": (
+            f"{outputs['userRepositoryUrl']}@sha256:{pushed_digest(user_image['imageName'])}"
+        ),
         "adminUsers": ["admin@example.org"],
         "allowedUsers": ["a", "b"],
         "adminGroups": ["hub-admins"],
@@ -361,6 +372,7 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "emailFrom",
         "taskCpu",
         "taskMemory",
+        "serverSizes",
         "idleTimeout",
         "logRetentionDays",
         "adminUsers",
