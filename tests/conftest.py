@@ -1,5 +1,6 @@
 """Fixtures shared by the test folders."""
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -8,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from local.aws_stand_in import REGION, running_s3
+from local.docker_cli import engine_problem
 from local.identity_provider import running_provider
-from local.program import copy_project
+from local.image import build
+from local.program import copy_project, run_program
 from local.registry import running_registry
-from tests.support import free_port
+from tests.support import cannot_run, free_port
 
 
 @pytest.fixture
@@ -57,3 +60,27 @@ def registry(tmp_path_factory):
     password = secrets.token_urlsafe(24)
     with running_registry(free_port(), password, workdir / "storage", workdir / "access.log") as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine that answers; in CI (CI=true) its absence fails the run, never skips it."""
+    problem = engine_problem()
+    if problem:
+        cannot_run(f"no Docker engine ({problem}); start one, e.g. local/start_docker.sh")
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine):
+    """The BASE_IMAGE to build FROM: `make test` sets it (official image, or the stand-in)."""
+    name = os.environ.get("BASE_IMAGE")
+    if not name:
+        pytest.fail("BASE_IMAGE is not set; run the tests with `make test`, which chooses it")
+    return name
+
+
+@pytest.fixture(scope="session")
+def user_image(base_image) -> str:
+    """The user image as the program declares it, built here once: what users' servers run."""
+    declared = run_program({"adminUsers": ["admin@example.org"]})
+    return build(declared, base_image, name="serverless-hub-user:tests", image="user")
