@@ -81,6 +81,7 @@ class Hub(pulumi.ComponentResource):
             files=self.files,
             lists_object_arn=self.user_lists.object_arn,
             target_group_arn=self.load_balancer.target_group.arn,
+            permissions_boundary=settings.permissions_boundary_arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
         self.register_outputs({"hubUrl": self.url})

@@ -43,6 +43,7 @@ class HubService(pulumi.ComponentResource):
         files,
         lists_object_arn: pulumi.Input[str],
         target_group_arn: pulumi.Input[str],
+        permissions_boundary: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("serverless-hub:aws:HubService", name, None, opts)
@@ -63,6 +64,7 @@ class HubService(pulumi.ComponentResource):
                 lambda arns: execution_policy(arns[0], arns[1], arns[2:])
             ),
             child,
+            permissions_boundary,
         )
         self.task_role = _role(
             f"{name}-task",
@@ -70,6 +72,7 @@ class HubService(pulumi.ComponentResource):
                 lambda arns: task_policy(*arns)
             ),
             child,
+            permissions_boundary,
         )
         region = aws.get_region_output().region
         containers = pulumi.Output.all(
@@ -202,10 +205,14 @@ def _policy(*statements: dict) -> str:
     )
 
 
-def _role(name: str, policy: pulumi.Input[str], child) -> aws.iam.Role:
+def _role(name: str, policy: pulumi.Input[str], child, permissions_boundary: str) -> aws.iam.Role:
     """A role that ECS tasks assume, with exactly this one inline policy."""
     role = aws.iam.Role(
         name,
+        # The project's path: CI's deploy role may change roles under it only (docs/ci.md).
+        path=f"/{pulumi.get_project()}/",
+        # The bootstrap's boundary: without it, CI's deploy role may not make the role.
+        permissions_boundary=permissions_boundary or None,
         assume_role_policy=json.dumps(
             {
                 "Version": "2012-10-17",

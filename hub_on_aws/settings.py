@@ -16,6 +16,8 @@ _HOSTED_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _USER_POOL_ID = re.compile(r"[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{1,52}")
+# A customer managed policy, as IAM names it (path included).
+_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
 # Cognito's prefix domains: lowercase letters, digits and hyphens, not at either end.
 _DOMAIN_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
@@ -50,6 +52,8 @@ class HubOnAws:
     task_memory: int
     idle_timeout: int
     log_retention_days: int
+    # The boundary of every IAM role the program makes; empty: none.
+    permissions_boundary_arn: str = ""
 
 
 def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
@@ -112,6 +116,14 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         refuse(
             "logRetentionDays", log_retention, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
+    boundary = config.require("permissionsBoundaryArn")
+    if boundary and not _POLICY_ARN.fullmatch(boundary):
+        refuse(
+            "permissionsBoundaryArn",
+            boundary,
+            "an IAM policy's ARN, e.g. arn:aws:iam::123456789012:policy/serverless-hub-boundary "
+            "(the bootstrap's output permissionsBoundaryArn)",
+        )
     vpc_id, subnet_ids = _network(config)
     return HubOnAws(
         hub_domain=hub_domain,
@@ -126,6 +138,7 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         task_memory=task_memory,
         idle_timeout=idle_timeout,
         log_retention_days=log_retention,
+        permissions_boundary_arn=boundary,
     )
 
 

@@ -67,6 +67,8 @@ class DeclaredResource:
     urn: str = ""
     # The URNs of the resources it waits for (depends_on and the outputs it uses).
     dependencies: list[str] = field(default_factory=list)
+    # False for a component (a group of resources in the program), True for a provider's resource.
+    custom: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,17 @@ class HubMocks(pulumi.runtime.Mocks):
             arn = self.arn("secretsmanager", f"secret:{name}-{short[:6]}")
             return {"id": arn, "arn": arn, "name": name}
         if typ == "aws:iam/role:Role":
-            return {"id": name, "name": name, "arn": self.arn("iam", f"role/{name}", region=False)}
+            # A role's ARN carries its path: arn:aws:iam::<account>:role/<path>/<name>.
+            path = inputs.get("path") or "/"
+            arn = self.arn("iam", f"role{path}{name}", region=False)
+            return {"id": name, "name": name, "arn": arn}
+        if typ == "aws:iam/policy:Policy":
+            arn = self.arn("iam", f"policy{inputs.get('path') or '/'}{name}", region=False)
+            return {"id": arn, "arn": arn, "name": name}
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = inputs["url"].removeprefix("https://")
+            arn = self.arn("iam", f"oidc-provider/{host}", region=False)
+            return {"id": arn, "arn": arn}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return {"id": name, "name": name, "arn": self.arn("logs", f"log-group:{name}")}
         if typ == "aws:efs/fileSystem:FileSystem":
@@ -471,6 +483,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     secret_inputs=frozenset(_secret_paths(request.object)),
                     urn=registered.urn,
                     dependencies=sorted(request.dependencies),
+                    custom=request.custom,
                 )
             )
         return registered

@@ -31,6 +31,7 @@ def test_project_defaults_fill_in_what_the_stack_leaves_out():
         "serverless-hub:taskMemory": "4096",
         "serverless-hub:idleTimeout": "3600",
         "serverless-hub:logRetentionDays": "30",
+        "serverless-hub:permissionsBoundaryArn": "",
         "serverless-hub:adminUsers": "[]",
         "serverless-hub:allowedUsers": "[]",
         "serverless-hub:adminGroups": "[]",

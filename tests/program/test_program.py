@@ -340,6 +340,7 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "taskMemory",
         "idleTimeout",
         "logRetentionDays",
+        "permissionsBoundaryArn",
         "adminUsers",
         "allowedUsers",
         "adminGroups",
