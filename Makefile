@@ -6,9 +6,9 @@ PYTHON := $(VENV)/bin/python
 CHP_VERSION := 5.1.0
 export PATH := $(CURDIR)/$(VENV)/chp/node_modules/.bin:$(PATH)
 
-.PHONY: test try bench lint
+.PHONY: test try bench lint permissions
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt bootstrap/requirements.txt
 	@echo "==> Creating $(VENV) with the pinned packages (the first time takes a few minutes)" >&2
 	@python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt >&2
@@ -51,3 +51,9 @@ bench: $(VENV)/.installed
 	@export BASE_IMAGE="$$(local/base_image.sh)" && \
 	 echo "==> Benchmarking (hub images build FROM $$BASE_IMAGE; a few minutes)" >&2 && \
 	 $(PYTHON) -m benchmarks "$$BASE_IMAGE"
+
+# What CI's roles may do, derived again from the main program, the CloudFormation registry schemas
+# and IAM's service authorization reference (bootstrap/derive.py). Run it after adding a resource
+# type to the main program; a test fails while bootstrap/permissions.json is stale.
+permissions: $(VENV)/.installed
+	$(PYTHON) -m bootstrap.derive

@@ -60,6 +60,7 @@ class Hub(pulumi.ComponentResource):
             name,
             repository_arn=user_repository_arn,
             log_retention_days=settings.log_retention_days,
+            permissions_boundary=settings.permissions_boundary_arn,
             opts=child,
         )
         self.files = HubFiles(
@@ -112,6 +113,7 @@ class Hub(pulumi.ComponentResource):
             # The hub refuses to start without its lists: they are written before it starts.
             waits_for=[self.live.object, self.live.servers_object],
             target_group_arn=self.load_balancer.target_group.arn,
+            permissions_boundary=settings.permissions_boundary_arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
         self.register_outputs({"hubUrl": self.url})

@@ -22,6 +22,7 @@ class UserServers(pulumi.ComponentResource):
         *,
         repository_arn: pulumi.Input[str],
         log_retention_days: int,
+        permissions_boundary: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("serverless-hub:aws:UserServers", name, None, opts)
@@ -35,8 +36,9 @@ class UserServers(pulumi.ComponentResource):
                 lambda arns: execution_policy(*arns)
             ),
             child,
+            permissions_boundary,
         )
         # A user's code can use its task's credentials: they may do nothing. The file system's
         # own policy lets the role mount a home through its access point (hub_on_aws/storage.py).
-        self.task_role = ecs_task_role(f"{name}-servers-task", None, child)
+        self.task_role = ecs_task_role(f"{name}-servers-task", None, child, permissions_boundary)
         self.register_outputs({"logGroupName": self.log_group.name})

@@ -51,6 +51,7 @@ class HubService(pulumi.ComponentResource):
         live_object_arns: list[pulumi.Input[str]],
         target_group_arn: pulumi.Input[str],
         waits_for: list[pulumi.Resource],
+        permissions_boundary: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("serverless-hub:aws:HubService", name, None, opts)
@@ -73,6 +74,7 @@ class HubService(pulumi.ComponentResource):
                 lambda arns: execution_policy(arns[0], arns[1], arns[2:])
             ),
             child,
+            permissions_boundary,
         )
         self.cluster = aws.ecs.Cluster(name, opts=child)
         # Each user's task definition family is "<family>-server-<their home's name>".
@@ -88,6 +90,7 @@ class HubService(pulumi.ComponentResource):
                 hub=family,
             ).apply(lambda arns: task_policy(**arns)),
             child,
+            permissions_boundary,
         )
         region = aws.get_region_output().region
         # Where and how the hub starts users' servers (hub_image/servers_on_ecs.py).
@@ -306,10 +309,16 @@ def _policy(*statements: dict) -> str:
     )
 
 
-def ecs_task_role(name: str, policy: pulumi.Input[str] | None, child) -> aws.iam.Role:
+def ecs_task_role(
+    name: str, policy: pulumi.Input[str] | None, child, permissions_boundary: str
+) -> aws.iam.Role:
     """A role that ECS tasks assume, with exactly this one inline policy, or none."""
     role = aws.iam.Role(
         name,
+        # The project's path: CI's deploy role may change roles under it only (docs/ci.md).
+        path=f"/{pulumi.get_project()}/",
+        # The bootstrap's boundary: without it, CI's deploy role may not make the role.
+        permissions_boundary=permissions_boundary or None,
         assume_role_policy=json.dumps(
             {
                 "Version": "2012-10-17",

@@ -22,6 +22,8 @@ _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _USER_POOL_ID = re.compile(r"[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{1,52}")
 _SES_IDENTITY_ARN = re.compile(r"arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s/]+")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+# A customer managed policy, as IAM names it (path included).
+_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
 # What Fargate runs, as docker names it.
 FARGATE_PLATFORMS = ("linux/amd64", "linux/arm64")
 # The claims an existing pool's users may be named by; a pool the program makes uses `username`.
@@ -55,6 +57,8 @@ class HubOnAws:
     server_sizes: list[dict]
     idle_timeout: int
     log_retention_days: int
+    # The boundary of every IAM role the program makes; empty: none.
+    permissions_boundary_arn: str = ""
 
 
 def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
@@ -163,6 +167,14 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         refuse(
             "logRetentionDays", log_retention, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
+    boundary = config.require("permissionsBoundaryArn")
+    if boundary and not _POLICY_ARN.fullmatch(boundary):
+        refuse(
+            "permissionsBoundaryArn",
+            boundary,
+            "an IAM policy's ARN, e.g. arn:aws:iam::123456789012:policy/serverless-hub-boundary "
+            "(the bootstrap's output permissionsBoundaryArn)",
+        )
     vpc_id, subnet_ids = _network(config)
     return HubOnAws(
         hub_domain=hub_domain,
@@ -183,6 +195,7 @@ def read(config: pulumi.Config, platform: str) -> HubOnAws | None:
         server_sizes=server_sizes,
         idle_timeout=idle_timeout,
         log_retention_days=log_retention,
+        permissions_boundary_arn=boundary,
     )
 
 

@@ -374,6 +374,8 @@ def _secret_version(inputs, state):
 
 def _role(inputs, state):
     request = {"RoleName": state["name"], "AssumeRolePolicyDocument": inputs["assumeRolePolicy"]}
+    if inputs.get("path"):
+        request["Path"] = inputs["path"]
     if inputs.get("permissionsBoundary"):
         request["PermissionsBoundary"] = inputs["permissionsBoundary"]
     return [("iam", "CreateRole", request)]

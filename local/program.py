@@ -93,6 +93,8 @@ class DeclaredResource:
     # What the mock engine made of it: its id, and its state (inputs and the outputs AWS gives).
     id: str = ""
     state: dict = field(default_factory=dict)
+    # False for a component (a group of resources in the program), True for a provider's resource.
+    custom: bool = True
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,17 @@ class HubMocks(pulumi.runtime.Mocks):
             arn = self.arn("secretsmanager", f"secret:{name}-{short[:6]}")
             return {"id": arn, "arn": arn, "name": name}
         if typ == "aws:iam/role:Role":
-            return {"id": name, "name": name, "arn": self.arn("iam", f"role/{name}", region=False)}
+            # A role's ARN carries its path: arn:aws:iam::<account>:role/<path>/<name>.
+            path = inputs.get("path") or "/"
+            arn = self.arn("iam", f"role{path}{name}", region=False)
+            return {"id": name, "name": name, "arn": arn}
+        if typ == "aws:iam/policy:Policy":
+            arn = self.arn("iam", f"policy{inputs.get('path') or '/'}{name}", region=False)
+            return {"id": arn, "arn": arn, "name": name}
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = inputs["url"].removeprefix("https://")
+            arn = self.arn("iam", f"oidc-provider/{host}", region=False)
+            return {"id": arn, "arn": arn}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return {"id": name, "name": name, "arn": self.arn("logs", f"log-group:{name}")}
         if typ == "aws:efs/fileSystem:FileSystem":
@@ -510,6 +522,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=sorted(request.dependencies),
                     id=registered.id,
                     state=_plain(rpc.deserialize_properties(registered.object)),
+                    custom=request.custom,
                 )
             )
         return registered

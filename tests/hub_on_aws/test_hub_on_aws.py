@@ -500,6 +500,32 @@ def test_the_servers_network_admits_only_the_hub(declared):
     assert environment(declared)["SERVERS_SECURITY_GROUP"] == groups["hub-servers"]
 
 
+BOUNDARY = "arn:aws:iam::123456789012:policy/serverless-hub-boundary"
+
+
+def test_every_role_carries_the_boundary_and_lives_under_the_projects_path():
+    declared = run_program(ON_AWS | {"permissionsBoundaryArn": BOUNDARY})
+    roles = resources(declared, "aws:iam/role:Role")
+    assert sorted(role.name for role in roles) == [
+        "hub-execution",
+        "hub-servers-execution",
+        "hub-servers-task",
+        "hub-task",
+    ]
+    for role in roles:
+        assert role.inputs["permissionsBoundary"] == BOUNDARY, role.name
+        # CI's deploy role may change roles under this path only (bootstrap/policies.py).
+        assert role.inputs["path"] == "/serverless-hub/", role.name
+    task = one(declared, TASK_DEFINITION).inputs
+    assert task["taskRoleArn"].startswith("arn:aws:iam::123456789012:role/serverless-hub/hub-task")
+
+
+def test_without_a_boundary_no_role_gets_one(declared):
+    roles = resources(declared, "aws:iam/role:Role")
+    assert roles
+    assert [role.inputs.get("permissionsBoundary") for role in roles] == [None] * len(roles)
+
+
 def test_outputs(declared):
     outputs = {name: output.value for name, output in declared.outputs.items()}
     assert outputs["hubUrl"] == HUB_URL
@@ -689,6 +715,19 @@ ONE_ZONE = {
             "logRetentionDays: 31 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
             "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 "
             "(pulumi config set logRetentionDays ...)",
+        ),
+        (
+            {"permissionsBoundaryArn": "serverless-hub-boundary"},
+            "permissionsBoundaryArn: 'serverless-hub-boundary' is not an IAM policy's ARN, e.g. "
+            "arn:aws:iam::123456789012:policy/serverless-hub-boundary (the bootstrap's output "
+            "permissionsBoundaryArn) (pulumi config set permissionsBoundaryArn ...)",
+        ),
+        (
+            {"permissionsBoundaryArn": "arn:aws:iam::123456789012:role/serverless-hub-boundary"},
+            "permissionsBoundaryArn: 'arn:aws:iam::123456789012:role/serverless-hub-boundary' is "
+            "not an IAM policy's ARN, e.g. "
+            "arn:aws:iam::123456789012:policy/serverless-hub-boundary (the bootstrap's output "
+            "permissionsBoundaryArn) (pulumi config set permissionsBoundaryArn ...)",
         ),
         (
             {"platform": "linux/arm/v7"},

@@ -35,6 +35,7 @@ def test_project_defaults_fill_in_what_the_stack_leaves_out():
         "serverless-hub:serverSizes": '[{"name": "standard", "cpu": 1024, "memory": 4096}]',
         "serverless-hub:idleTimeout": "3600",
         "serverless-hub:logRetentionDays": "30",
+        "serverless-hub:permissionsBoundaryArn": "",
         "serverless-hub:adminUsers": "[]",
         "serverless-hub:allowedUsers": "[]",
         "serverless-hub:adminGroups": "[]",

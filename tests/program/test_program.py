@@ -375,6 +375,7 @@ def test_every_setting_is_declared_with_type_description_and_default():
         "serverSizes",
         "idleTimeout",
         "logRetentionDays",
+        "permissionsBoundaryArn",
         "adminUsers",
         "allowedUsers",
         "adminGroups",
