@@ -7,7 +7,16 @@ set -euo pipefail
 
 image=${1:-serverless-hub-standin-base:bookworm}
 rootfs_image=${ROOTFS_IMAGE:-serverless-hub-standin-rootfs:bookworm}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's own apt uses (its first URIs: line, or a deb line), unless set.
+apt_mirror() {
+    sed -n 's#^URIs:[[:space:]]*\([^[:space:]]*\).*#\1#p' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    sed -n 's#^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*#\2#p' /etc/apt/sources.list 2>/dev/null || true
+}
+mirror=${DEBIAN_MIRROR:-$(apt_mirror | grep -v -e security -e updates | head -n 1 || true)}
+if [[ -z "$mirror" ]]; then
+    echo "standin_base: no Debian mirror in this machine's apt sources; set DEBIAN_MIRROR" >&2
+    exit 1
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Step 1: a minimal Debian root file system as an image, since no base image can be pulled.
