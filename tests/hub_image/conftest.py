@@ -56,6 +56,22 @@ class Hub:
         return self.log.read_text()
 
 
+# Servers that run as the hub's own user, so that a test makes no system accounts; Jupyter
+# Server refuses root (as the tests may run) without --allow-root.
+LOCAL_SERVERS = [
+    "--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner",
+    '--Spawner.args=["--allow-root"]',
+]
+
+
+def running(pid: int) -> bool:
+    """Whether a process runs (a zombie, finished but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def hub_environment(provider: Provider, hub_url: str, data_dir: Path, **settings) -> dict:
     """A complete, valid hub environment; a setting of None leaves that variable out."""
     env = {
