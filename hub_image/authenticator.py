@@ -21,6 +21,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Integer, Unicode
 
 from hub_image.user_lists import S3Lists, UserLists
+from users.names import normalise_username
 
 
 class CognitoAuthenticator(GenericOAuthenticator):
@@ -38,6 +39,10 @@ class CognitoAuthenticator(GenericOAuthenticator):
         self.started = utcnow(with_tz=False)
         if self.user_lists_url:
             self.start_refreshing_lists()
+
+    def normalize_username(self, username):
+        """users/names.py's rule, not str.lower(), which turns other letters into a-z too."""
+        return normalise_username(username)
 
     def admits(self, username: str, groups: list[str]) -> bool:
         """Whether the lists (or the allowed and admin groups) let this user in."""

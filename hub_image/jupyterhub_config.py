@@ -12,7 +12,7 @@ from traitlets.log import get_logger
 
 from hub_image.user_lists import lists_at_start
 from users.lists import UserListError
-from users.names import USERNAME_PATTERN, group_name_problem
+from users.names import USERNAME_PATTERN, group_name_problem, normalise_username, username_problem
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it loads this file)
 
@@ -83,10 +83,18 @@ username_key = os.environ.get("OAUTH_LOGIN_USERNAME_KEY", "preferred_username")
 
 
 def username_from(user_info):
-    """The hub username is the provider's claim; without it, a 403 page instead of a 500."""
-    if not user_info.get(username_key):
+    """The hub username is the provider's claim, checked as sent: a refusal is a 403, not a 500."""
+    claim = user_info.get(username_key)
+    if not claim:
         raise web.HTTPError(403, f"{login_service} sent no {username_key!r} for this account")
-    return user_info[username_key]
+    # Checked before JupyterHub lowercases it: "\u212aate" (a Kelvin sign) must not become kate.
+    problem = username_problem(normalise_username(claim)) if isinstance(claim, str) else None
+    if not isinstance(claim, str) or problem:
+        problem = problem or f"is not a string (it is {type(claim).__name__})"
+        raise web.HTTPError(
+            403, f"{login_service} sent the {username_key} {claim!r}, which {problem}"
+        )
+    return claim
 
 
 c.GenericOAuthenticator.username_claim = username_from

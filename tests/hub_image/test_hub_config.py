@@ -203,3 +203,39 @@ def test_without_a_crypt_key_and_groups_no_auth_state_is_kept(load_config):
     config = load_config(JUPYTERHUB_CRYPT_KEY=None)
     assert "enable_auth_state" not in config.Authenticator
     assert config.Authenticator.delete_invalid_users is True
+
+
+# Usernames as the provider sends them
+
+
+def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):
+    username_claim = load_config().GenericOAuthenticator.username_claim
+    assert username_claim({"preferred_username": "Jane.Doe@Uni.NL"}) == "Jane.Doe@Uni.NL"
+
+
+@pytest.mark.parametrize(
+    ("claim", "problem"),
+    [
+        ("\u212aate", "is not a valid hub username"),
+        ("kate smith", "has whitespace"),
+        ("a/b", "has a '/'"),
+        (["kate"], "is not a string (it is list)"),
+    ],
+)
+def test_a_username_claim_is_checked_as_sent(load_config, claim, problem):
+    username_claim = load_config().GenericOAuthenticator.username_claim
+    with pytest.raises(web.HTTPError) as refusal:
+        username_claim({"preferred_username": claim})
+    assert refusal.value.status_code == 403
+    assert refusal.value.log_message.startswith(
+        f"AWS Cognito sent the preferred_username {claim!r}, which {problem}"
+    )
+
+
+def test_the_authenticator_lowercases_only_a_to_z(load_config):
+    from hub_image.authenticator import CognitoAuthenticator
+
+    authenticator = CognitoAuthenticator(config=load_config())
+    assert authenticator.normalize_username("Jane.Doe@Uni.NL") == "jane.doe@uni.nl"
+    assert authenticator.normalize_username("\u212aate") == "\u212aate"
+    assert not authenticator.validate_username("\u212aate")

@@ -21,6 +21,20 @@ def test_normalise_lowercases_and_trims(raw, normalised):
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        "\u212aate",  # KELVIN SIGN, which str.lower() makes the k of "kate"
+        "\u0130lker",  # LATIN CAPITAL I WITH DOT ABOVE, lowercased to i and a combining dot
+        "J\u00c9",  # É
+        "\uff21lice",  # FULLWIDTH A
+    ],
+)
+def test_only_a_to_z_are_lowercased_so_other_letters_are_refused(raw):
+    assert normalise_username(raw) != raw.lower()
+    assert username_problem(normalise_username(raw)).startswith("is not a valid hub username")
+
+
+@pytest.mark.parametrize(
     "name",
     ["jane", "jane.doe@uni.nl", "j", "_svc", "0day", "a-b_c.d@e", "a" * 128],
 )
