@@ -165,6 +165,9 @@ if os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
     c.Authenticator.auth_refresh_age = refresh_age
     # A user who fails that check is refused on API tokens too, not only in the browser.
     c.Authenticator.auth_refresh_strict = True
+    # A spawn is checked as every request is (at most auth_refresh_age old): JupyterHub's extra
+    # check at spawn answers a refusal with a 403 page (a 500 in 6.1.1), not the login page.
+    c.Authenticator.refresh_pre_spawn = False
     # Servers report to the hub each minute, which triggers the check for users only in JupyterLab.
     c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(min(60, refresh_age))}
 

@@ -239,3 +239,9 @@ def test_the_authenticator_lowercases_only_a_to_z(load_config):
     assert authenticator.normalize_username("Jane.Doe@Uni.NL") == "jane.doe@uni.nl"
     assert authenticator.normalize_username("\u212aate") == "\u212aate"
     assert not authenticator.validate_username("\u212aate")
+
+
+def test_a_spawn_is_checked_as_every_request_is(load_config):
+    """No forced refresh at spawn: a refusal there is a 403 page, never the login page (see
+    test_hub_refresh.py's test_why_a_spawn_does_not_refresh_again)."""
+    assert load_config().Authenticator.refresh_pre_spawn is False
