@@ -44,6 +44,14 @@ def secure_url(name, value):
     )
 
 
+def true_or_false(name, default):
+    """A switch from the environment: true or false, nothing else."""
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in ("true", "false"):
+        raise SystemExit(f"{name}: must be true or false (got {os.environ[name]!r})")
+    return value == "true"
+
+
 def is_loopback_address(host):
     try:
         return ipaddress.ip_address(host or "").is_loopback
@@ -100,6 +108,52 @@ def username_from(user_info):
 c.GenericOAuthenticator.username_claim = username_from
 # Names the hub can't house are refused at login; JupyterHub uses re.match, so anchor the end.
 c.Authenticator.username_pattern = rf"(?:{USERNAME_PATTERN})\Z"
+
+# Where browsers reach the hub: an origin, by default the callback URL's, on which that URL lies.
+callback = urlsplit(c.GenericOAuthenticator.oauth_callback_url)
+public_url = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+if public_url:
+    public_url = secure_url("PUBLIC_URL", public_url)
+else:
+    public_url = secure_url("OAUTH_CALLBACK_URL", f"{callback.scheme}://{callback.netloc}")
+public = urlsplit(public_url)
+if public.path or public.query or public.fragment:
+    raise SystemExit(
+        f"PUBLIC_URL: must be an origin such as https://hub.example.org, without a path "
+        f"(got {public_url!r})"
+    )
+if (callback.scheme, callback.netloc) != (public.scheme, public.netloc):
+    raise SystemExit(
+        f"OAUTH_CALLBACK_URL: must be on PUBLIC_URL's origin {public_url} "
+        f"(got {c.GenericOAuthenticator.oauth_callback_url!r})"
+    )
+# Set, so the hub never guesses http from its proxy's X-Forwarded-Proto ("https,http" on AWS).
+c.JupyterHub.public_url = public_url + "/"
+
+# Each user's server on its own origin (https://<user>.<host>/), so its pages cannot act as whoever
+# opens them on the hub or on other servers; needs a wildcard DNS name and certificate.
+user_subdomains = true_or_false("USER_SUBDOMAINS", "false")
+if user_subdomains:
+    try:
+        ipaddress.ip_address(public.hostname)
+    except ValueError:
+        c.JupyterHub.subdomain_host = public_url
+    else:
+        raise SystemExit(
+            f"USER_SUBDOMAINS: needs a PUBLIC_URL with a host name, not an IP address (got "
+            f"{public_url!r}); on this machine use http://localhost:<port>"
+        )
+
+# Over https: every cookie Secure (the _xsrf one too, which JupyterHub leaves to cookie_options),
+# and browsers told to keep to https for a year (the users' subdomains too, when they exist).
+if public.scheme == "https":
+    hsts = "max-age=31536000" + ("; includeSubDomains" if user_subdomains else "")
+    c.JupyterHub.tornado_settings = {
+        "cookie_options": {"secure": True},
+        "headers": {"Strict-Transport-Security": hsts},
+    }
+    # A user's subdomain cannot set (toss) a __Host- cookie on the hub; the prefix needs https.
+    c.JupyterHub.cookie_host_prefix_enabled = user_subdomains
 
 # Who may log in: only the lists (no one is kept from earlier ones), checked as `pulumi preview`
 # checks them. From USER_LISTS_URL's S3 object, kept fresh while the hub runs; else from the

@@ -102,6 +102,8 @@ CONFIG_VARIABLES = [
     "OAUTH_AUTHORIZE_URL",
     "OAUTH_TOKEN_URL",
     "OAUTH_USERDATA_URL",
+    "PUBLIC_URL",
+    "USER_SUBDOMAINS",
     "OAUTH_LOGIN_USERNAME_KEY",
     "OAUTH_SCOPE",
     "OAUTH_LOGIN_SERVICE_NAME",
@@ -155,17 +157,24 @@ def hub_command(port: int) -> list[str]:
 
 
 def start_hub(
-    provider: Provider, workdir: Path, port: int | None = None, options=(), **settings
+    provider: Provider,
+    workdir: Path,
+    port: int | None = None,
+    options=(),
+    host: str = "127.0.0.1",
+    **settings,
 ) -> Hub:
     """Start the hub (working directory and data in `workdir`) and wait until it is healthy.
 
     `options` are added to its command line (e.g. another spawner, for a test that runs servers).
+    The hub listens on 127.0.0.1; `host` is the name it is reached by (`localhost`, for a hub
+    with user subdomains).
     """
     assert (PROXY_BIN / "configurable-http-proxy").exists(), (
         "configurable-http-proxy is missing: run the tests with `make test`, which installs it"
     )
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
     log = workdir / f"hub-{port}-{time.monotonic_ns()}.log"

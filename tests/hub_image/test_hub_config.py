@@ -205,6 +205,44 @@ def test_without_a_crypt_key_and_groups_no_auth_state_is_kept(load_config):
     assert config.Authenticator.delete_invalid_users is True
 
 
+# The public URL, user subdomains, cookies and HSTS
+
+
+def test_the_public_url_is_the_callback_urls_origin_by_default(load_config):
+    config = load_config()
+    assert config.JupyterHub.public_url == "https://hub.example/"
+    assert "subdomain_host" not in config.JupyterHub
+    # https: every cookie Secure, HSTS for the hub's own name only.
+    assert config.JupyterHub.tornado_settings == {
+        "cookie_options": {"secure": True},
+        "headers": {"Strict-Transport-Security": "max-age=31536000"},
+    }
+    assert config.JupyterHub.cookie_host_prefix_enabled is False
+
+
+def test_user_subdomains_put_servers_below_the_public_url(load_config):
+    config = load_config(
+        PUBLIC_URL="https://hub.example/",
+        OAUTH_CALLBACK_URL="https://hub.example/hub/oauth_callback",
+        USER_SUBDOMAINS="true",
+    )
+    assert config.JupyterHub.subdomain_host == "https://hub.example"
+    assert config.JupyterHub.public_url == "https://hub.example/"
+    headers = config.JupyterHub.tornado_settings["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    # A user's subdomain cannot set a __Host- cookie for the hub.
+    assert config.JupyterHub.cookie_host_prefix_enabled is True
+
+
+def test_loopback_http_stays_as_it_is(load_config):
+    config = load_config(
+        OAUTH_CALLBACK_URL="http://localhost:8000/hub/oauth_callback", USER_SUBDOMAINS="True"
+    )
+    assert config.JupyterHub.subdomain_host == "http://localhost:8000"
+    assert "tornado_settings" not in config.JupyterHub
+    assert "cookie_host_prefix_enabled" not in config.JupyterHub
+
+
 # Usernames as the provider sends them
 
 
