@@ -4,7 +4,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from tornado import web
@@ -83,6 +83,7 @@ c.GenericOAuthenticator.oauth_callback_url = required("OAUTH_CALLBACK_URL")
 c.GenericOAuthenticator.authorize_url = endpoint("OAUTH_AUTHORIZE_URL", "/oauth2/authorize")
 c.GenericOAuthenticator.token_url = endpoint("OAUTH_TOKEN_URL", "/oauth2/token")
 c.GenericOAuthenticator.userdata_url = endpoint("OAUTH_USERDATA_URL", "/oauth2/userInfo")
+logout_url = endpoint("OAUTH_LOGOUT_URL", "/logout")
 scope = os.environ.get("OAUTH_SCOPE", "openid,profile,email")
 c.GenericOAuthenticator.scope = [part.strip() for part in scope.split(",") if part.strip()]
 login_service = os.environ.get("OAUTH_LOGIN_SERVICE_NAME", "AWS Cognito")
@@ -154,6 +155,11 @@ if public.scheme == "https":
     }
     # A user's subdomain cannot set (toss) a __Host- cookie on the hub; the prefix needs https.
     c.JupyterHub.cookie_host_prefix_enabled = user_subdomains
+
+# Logging out ends the Cognito session too, or the next "Sign in" in that browser is silently
+# the same person; Cognito then sends it to the login page, a sign-out URL the app client lists.
+logout_target = urlencode({"client_id": client_id, "logout_uri": f"{public_url}/hub/login"})
+c.GenericOAuthenticator.logout_redirect_url = f"{logout_url}?{logout_target}"
 
 # Who may log in: only the lists (no one is kept from earlier ones), checked as `pulumi preview`
 # checks them. From USER_LISTS_URL's S3 object, kept fresh while the hub runs; else from the

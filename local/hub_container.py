@@ -63,6 +63,7 @@ class HubContainer:
             "OAUTH_AUTHORIZE_URL": f"{self.provider_url}/oauth2/authorize",
             "OAUTH_TOKEN_URL": f"{self.provider_url}/oauth2/token",
             "OAUTH_USERDATA_URL": f"{self.provider_url}/userinfo",
+            "OAUTH_LOGOUT_URL": f"{self.provider_url}/logout",
             **self.extra_env,
         }
         command = ["run", "--detach", "--name", self.name, "--network", "host"]

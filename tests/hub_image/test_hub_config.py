@@ -11,14 +11,23 @@ from tornado import web
 from users.names import HOME_ROOT
 
 COGNITO = "https://myhub.auth.eu-west-1.amazoncognito.com"
-NO_ENDPOINTS = {"OAUTH_AUTHORIZE_URL": None, "OAUTH_TOKEN_URL": None, "OAUTH_USERDATA_URL": None}
+NO_ENDPOINTS = {
+    "OAUTH_AUTHORIZE_URL": None,
+    "OAUTH_TOKEN_URL": None,
+    "OAUTH_USERDATA_URL": None,
+    "OAUTH_LOGOUT_URL": None,
+}
 
 
-def test_cognito_domain_gives_the_three_endpoints(load_config):
+def test_cognito_domain_gives_the_four_endpoints(load_config):
     oauth = load_config(COGNITO_DOMAIN=COGNITO + "/", **NO_ENDPOINTS).GenericOAuthenticator
     assert oauth.authorize_url == f"{COGNITO}/oauth2/authorize"
     assert oauth.token_url == f"{COGNITO}/oauth2/token"
     assert oauth.userdata_url == f"{COGNITO}/oauth2/userInfo"
+    # Logout goes through Cognito's /logout, back to the hub's login page (load_config's hub).
+    assert oauth.logout_redirect_url == (
+        f"{COGNITO}/logout?client_id=hub-tests&logout_uri=https%3A%2F%2Fhub.example%2Fhub%2Flogin"
+    )
 
 
 def test_an_endpoint_set_on_its_own_wins_over_the_cognito_domain(load_config):
@@ -205,7 +214,7 @@ def test_without_a_crypt_key_and_groups_no_auth_state_is_kept(load_config):
     assert config.Authenticator.delete_invalid_users is True
 
 
-# The public URL, user subdomains, cookies and HSTS
+# The public URL, user subdomains, cookies and HSTS, logout
 
 
 def test_the_public_url_is_the_callback_urls_origin_by_default(load_config):
@@ -232,6 +241,11 @@ def test_user_subdomains_put_servers_below_the_public_url(load_config):
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     # A user's subdomain cannot set a __Host- cookie for the hub.
     assert config.JupyterHub.cookie_host_prefix_enabled is True
+    oauth = config.GenericOAuthenticator
+    assert oauth.logout_redirect_url == (
+        "https://idp.example/logout?client_id=hub-tests"
+        "&logout_uri=https%3A%2F%2Fhub.example%2Fhub%2Flogin"
+    )
 
 
 def test_loopback_http_stays_as_it_is(load_config):
@@ -241,9 +255,6 @@ def test_loopback_http_stays_as_it_is(load_config):
     assert config.JupyterHub.subdomain_host == "http://localhost:8000"
     assert "tornado_settings" not in config.JupyterHub
     assert "cookie_host_prefix_enabled" not in config.JupyterHub
-
-
-# Usernames as the provider sends them
 
 
 def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):

@@ -47,6 +47,14 @@ BAD_STARTS = {
         {"OAUTH_USERDATA_URL": "http://127.0.0.1.example.org/userinfo"},
         "OAUTH_USERDATA_URL: must be an https:// URL (got 'http://127.0.0.1.example.org/userinfo')",
     ),
+    "no logout url nor cognito domain": (
+        {"OAUTH_LOGOUT_URL": None},
+        "OAUTH_LOGOUT_URL: is not set, nor COGNITO_DOMAIN to derive it from",
+    ),
+    "logout url over plain http": (
+        {"OAUTH_LOGOUT_URL": "http://idp.example/logout"},
+        "OAUTH_LOGOUT_URL: must be an https:// URL (got 'http://idp.example/logout')",
+    ),
     "public url over plain http": (
         {"PUBLIC_URL": "http://hub.example"},
         "PUBLIC_URL: must be an https:// URL (got 'http://hub.example'); http:// is only for "
