@@ -12,7 +12,7 @@ from traitlets.log import get_logger
 
 from hub_image.user_lists import lists_at_start
 from users.lists import UserListError
-from users.names import USERNAME_PATTERN, group_name_problem, normalise_username, username_problem
+from users.names import USERNAME_PATTERN, group_name_problem, username_claim_problem
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it loads this file)
 
@@ -97,9 +97,8 @@ def username_from(user_info):
     if not claim:
         raise web.HTTPError(403, f"{login_service} sent no {username_key!r} for this account")
     # Checked before JupyterHub lowercases it: "\u212aate" (a Kelvin sign) must not become kate.
-    problem = username_problem(normalise_username(claim)) if isinstance(claim, str) else None
-    if not isinstance(claim, str) or problem:
-        problem = problem or f"is not a string (it is {type(claim).__name__})"
+    problem = username_claim_problem(claim)
+    if problem:
         raise web.HTTPError(
             403, f"{login_service} sent the {username_key} {claim!r}, which {problem}"
         )

@@ -53,6 +53,14 @@ def username_problem(name: object) -> str | None:
     return None
 
 
+def username_claim_problem(claim: object) -> str | None:
+    """What is wrong with a username as the identity provider sends it, before the hub lowercases
+    it: only its A-Z may differ from the hub username (nothing trimmed, no other letter folded)."""
+    if isinstance(claim, str):
+        claim = claim.translate(_ASCII_LOWERCASE)
+    return username_problem(claim)
+
+
 def normalise_group_name(name: str) -> str:
     """Trim a group name but keep its case: tokens carry it as created; it is matched exactly."""
     return name.strip()

@@ -267,6 +267,7 @@ def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):
     [
         ("\u212aate", "is not a valid hub username"),
         ("kate smith", "has whitespace"),
+        ("kate ", "has whitespace"),
         ("a/b", "has a '/'"),
         (["kate"], "is not a string (it is list)"),
     ],
