@@ -183,7 +183,14 @@ def _release_home(username, owner, earlier_owner, home, made, name, system_root)
     if made is not None:
         # Their account in this container: its uid must not pass to the new owner.
         prefix = [] if system_root == "/" else ["--prefix", system_root]
-        _run(["userdel", *prefix, name])
+        try:
+            _run(["userdel", *prefix, name])
+        except AccountError as error:
+            raise AccountError(
+                f"hub user {username!r} cannot start yet: the name's earlier owner still has the "
+                f"Unix account {name!r} here ({error}); an administrator can end its processes "
+                "or restart the hub, then the home is moved aside"
+            ) from None
         # userdel leaves the group when login.defs says nothing of USERGROUPS_ENAB.
         if name in _read_table(system_root, "etc/group"):
             _run(["groupdel", *prefix, name])

@@ -351,3 +351,24 @@ def test_a_user_without_an_identity_gets_no_account(tmp_path, home, owner):
     with pytest.raises(AccountError, match="has no identity"):
         ensure_account("alice", owner, str(home), system)
     assert os.listdir(home) == []
+
+
+def test_an_earlier_owner_still_running_keeps_their_home_until_they_stop(tmp_path, home):
+    """userdel refuses an account with processes: nothing is moved, the message says what to do."""
+    system = new_container(tmp_path / "c1")
+    first = ensure("x", home, system, owner="sub-first-x")
+    backup = tmp_path / "c1" / "etc" / "passwd-"
+    backup.unlink(missing_ok=True)
+    backup.mkdir()  # userdel cannot write its backup of passwd: it fails, as with processes left
+    with pytest.raises(AccountError) as refusal:
+        ensure("x", home, system, owner="sub-second-x")
+    assert str(refusal.value).startswith(
+        "hub user 'x' cannot start yet: the name's earlier owner still has the Unix account 'x' "
+        "here (userdel x failed: "
+    )
+    assert str(refusal.value).endswith(
+        "an administrator can end its processes or restart the hub, then the home is moved aside"
+    )
+    assert (home / ".hub-owners" / "x").read_text() == "x\nsub-first-x\n"
+    assert first.home.stat().st_uid == first.uid
+    assert not (home / ".hub-released").exists()
