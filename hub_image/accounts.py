@@ -2,23 +2,33 @@
 
 /home is persistent storage that outlives the container; /etc/passwd is rebuilt with every
 container. So the home directory is the source of truth: its owner's uid is reused whenever the
-account is recreated, and a root-only record on /home says which hub user each directory is for.
+account is recreated, and a root-only record on /home says which hub user each directory is for,
+and which identity (the provider's `sub`) first owned it. A name released and taken by another
+identity does not get the earlier owner's files: they are moved aside, into a root-only directory
+on /home, and the new owner starts with an empty home and a new uid.
 Only accounts the hub made (marked in their GECOS field) are ever reused: the image's own
 accounts and groups are never handed to a hub user.
 """
 
+import contextlib
+import logging
 import os
 import stat
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from users.names import HOME_ROOT, account_name_for, home_directory_for, username_problem
 
-# Root-only (0700) directory on /home: one file per home directory, holding its hub username.
+# Root-only (0700) directory on /home: one file per home directory, holding its hub username and
+# the identity (`sub`) that first owned it, one a line.
 OWNERS_RECORD = ".hub-owners"
+# Root-only (0700) directory on /home: earlier owners' homes, moved aside when their name went to
+# another identity; their uids are never handed out again.
+RELEASED_HOMES = ".hub-released"
 # Users' uids start here; below are the system's own accounts.
 FIRST_UID = 1000
 SHELL = "/bin/bash"
@@ -27,6 +37,8 @@ HUB_ACCOUNT_MARK = "serverless-hub user"
 
 # One account made at a time, so two spawns at once never pick the same new uid.
 _MAKING_ACCOUNTS = threading.Lock()
+
+log = logging.getLogger("JupyterHub")
 
 
 class AccountError(RuntimeError):
@@ -53,8 +65,11 @@ class _Entry:
     home: str = ""
 
 
-def ensure_account(username: str, home_root: str = HOME_ROOT, system_root: str = "/") -> Account:
-    """Give hub user `username` its Unix account and private home directory; safe to repeat.
+def ensure_account(
+    username: str, owner: str, home_root: str = HOME_ROOT, system_root: str = "/"
+) -> Account:
+    """Give hub user `username`, the identity `owner` (its `sub`), its Unix account and private
+    home directory; safe to repeat.
 
     Blocks (useradd, a scan of /home): call it off the event loop. Safe from many threads.
     `system_root` holds the etc/passwd and etc/group to change (tests point both roots at a
@@ -63,19 +78,28 @@ def ensure_account(username: str, home_root: str = HOME_ROOT, system_root: str =
     problem = username_problem(username)
     if problem:
         raise AccountError(f"hub username {username!r} {problem}")
+    if not isinstance(owner, str) or not owner.strip() or "\n" in owner:
+        raise AccountError(
+            f"hub user {username!r} has no identity (sub) on record; they must log in again"
+        )
     with _MAKING_ACCOUNTS:
-        return _make_account(username, Path(home_root), system_root)
+        return _make_account(username, owner, Path(home_root), system_root)
 
 
-def _make_account(username: str, home_root: Path, system_root: str) -> Account:
+def _make_account(username: str, owner: str, home_root: Path, system_root: str) -> Account:
     """ensure_account's work, for one caller at a time."""
     name = account_name_for(username)
     home = home_root / Path(home_directory_for(username)).name
     # Every refusal that /etc and /home can tell comes before the claim, so it writes nothing.
     made = _hub_account(username, name, system_root)
+    earlier_owner = _earlier_owner(username, owner, home)
+    if earlier_owner is not None:
+        # Moved aside, not refused: nobody can reach /home by hand on AWS, and the files are kept.
+        _release_home(username, owner, earlier_owner, home, made, name, system_root)
+        made = None
     uid = _uid_for(name, made, home, system_root)
     _check_group(name, uid, system_root)
-    _claim_home(username, home)
+    _claim_home(username, owner, home)
     if made is None:
         _add_account(name, uid, home, system_root)
     if not home.exists():
@@ -105,29 +129,97 @@ def _belongs_to_image(username: str, kind: str, name: str, number: str) -> Accou
     )
 
 
-def _claim_home(username: str, home: Path) -> None:
-    """Record that `home` is `username`'s, or refuse if another hub user already has it."""
-    records = home.parent / OWNERS_RECORD
-    records.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(records, 0o700)
-    record = records / home.name
-    if not record.exists():
-        # Each claim links its own complete draft into place: exactly one whole record wins.
-        handle, draft = tempfile.mkstemp(dir=records, prefix=f".{home.name}.")
-        try:
-            with os.fdopen(handle, "w") as file:
-                file.write(username + "\n")
-            os.link(draft, record)
-        except FileExistsError:
-            pass
-        finally:
+def _root_only(directory: Path) -> Path:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    return directory
+
+
+def _read_record(record: Path) -> tuple[str, str | None]:
+    """The hub user and identity a home's record names (None in a record from before identities)."""
+    lines = record.read_text().splitlines()
+    return lines[0].strip(), (lines[1].strip() if len(lines) > 1 else None)
+
+
+def _write_record(record: Path, username: str, owner: str, replace: bool = False) -> None:
+    """Put a complete record in place: linked (the first claim wins) or renamed over the old."""
+    handle, draft = tempfile.mkstemp(dir=record.parent, prefix=f".{record.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(f"{username}\n{owner}\n")
+        if replace:
+            os.replace(draft, record)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, record)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(draft)
-    owner = record.read_text().strip()
-    if owner != username:
+
+
+def _check_name(username: str, recorded_name: str, home: Path) -> None:
+    if recorded_name != username:
         raise AccountError(
             f"hub user {username!r} cannot have the home directory {home}: it belongs to hub user "
-            f"{owner!r} (their names map to the same directory); an administrator must rename one"
+            f"{recorded_name!r} (their names map to the same directory); an administrator must "
+            "rename one"
         )
+
+
+def _earlier_owner(username: str, owner: str, home: Path) -> str | None:
+    """The identity that owns `home` if it is not `owner` (the name was released, then taken by
+    another), else None; refuse if another hub user's name maps to the same home."""
+    record = home.parent / OWNERS_RECORD / home.name
+    if not record.exists():
+        return None
+    recorded_name, recorded_owner = _read_record(record)
+    _check_name(username, recorded_name, home)
+    # A record from before identities were recorded goes to the name's identity now.
+    return None if recorded_owner in (None, owner) else recorded_owner
+
+
+def _release_home(username, owner, earlier_owner, home, made, name, system_root) -> None:
+    """Move the earlier owner's home aside, root-only, and retire their account here."""
+    if made is not None:
+        # Their account in this container: its uid must not pass to the new owner.
+        prefix = [] if system_root == "/" else ["--prefix", system_root]
+        try:
+            _run(["userdel", *prefix, name])
+        except AccountError as error:
+            raise AccountError(
+                f"hub user {username!r} cannot start yet: the name's earlier owner still has the "
+                f"Unix account {name!r} here ({error}); an administrator can end its processes "
+                "or restart the hub, then the home is moved aside"
+            ) from None
+        # userdel leaves the group when login.defs says nothing of USERGROUPS_ENAB.
+        if name in _read_table(system_root, "etc/group"):
+            _run(["groupdel", *prefix, name])
+    aside = _root_only(home.parent / RELEASED_HOMES) / (
+        f"{home.name}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    )
+    if home.exists():
+        home.rename(aside)
+    (home.parent / OWNERS_RECORD / home.name).unlink()
+    log.warning(
+        "Hub user %r is now identity %s, no longer %s: the earlier owner's home %s was moved to "
+        "%s (root only), and %r starts with an empty home",
+        username, owner, earlier_owner, home, aside, username,
+    )  # fmt: skip
+
+
+def _claim_home(username: str, owner: str, home: Path) -> None:
+    """Record that `home` is `username`'s, owned by identity `owner`; refuse if another hub user
+    (or, racing this claim, another identity) has it."""
+    record = _root_only(home.parent / OWNERS_RECORD) / home.name
+    if not record.exists():
+        # Each claim links its own complete draft into place: exactly one whole record wins.
+        _write_record(record, username, owner)
+    recorded_name, recorded_owner = _read_record(record)
+    _check_name(username, recorded_name, home)
+    if recorded_owner is None:
+        _write_record(record, username, owner, replace=True)
+    elif recorded_owner != owner:
+        raise AccountError(f"{home} was just claimed for {username!r} by another identity")
 
 
 def _uid_for(name: str, made: _Entry | None, home: Path, system_root: str) -> int:
@@ -151,6 +243,9 @@ def _uid_for(name: str, made: _Entry | None, home: Path, system_root: str) -> in
     taken = {entry.id for entry in accounts.values()}
     taken |= {entry.id for entry in _read_table(system_root, "etc/group").values()}
     taken |= {entry.stat(follow_symlinks=False).st_uid for entry in os.scandir(home.parent)}
+    released = home.parent / RELEASED_HOMES
+    if released.is_dir():
+        taken |= {entry.stat(follow_symlinks=False).st_uid for entry in os.scandir(released)}
     uid = FIRST_UID
     while uid in taken:
         uid += 1

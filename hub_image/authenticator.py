@@ -6,21 +6,30 @@
   is removed (JupyterHub's own `delete_invalid_users`), ending their sessions, tokens and servers.
 - With auth state kept (JUPYTERHUB_CRYPT_KEY), each user's tokens are renewed every
   `auth_refresh_age` seconds and a login's checks run again, so leaving a Cognito group bites.
+  A refresh Cognito refuses (a 4xx from its token endpoint: a user disabled or deleted, a token
+  revoked) is a refusal: their servers stop and they must log in again. One that fails (no answer,
+  a 5xx) leaves their servers running, and the next request tries again.
 - With the lists in S3 (`user_lists_url`), they are read again every
   `user_lists_refresh_seconds` and a change applies at once, as a restart with them would.
 """
 
 import asyncio
+import json
 from dataclasses import fields
 
 from jupyterhub import orm, roles
 from jupyterhub.utils import maybe_future, utcnow
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
+from tornado.httpclient import HTTPClientError
 from tornado.ioloop import PeriodicCallback
 from traitlets import Integer, Unicode
 
 from hub_image.user_lists import S3Lists, UserLists
+from users.names import normalise_username
+
+# A 4xx that says "not now" rather than "no": Cognito throttling, or a timeout on its side.
+TRY_AGAIN_STATUSES = {408, 429}
 
 
 class CognitoAuthenticator(GenericOAuthenticator):
@@ -38,6 +47,10 @@ class CognitoAuthenticator(GenericOAuthenticator):
         self.started = utcnow(with_tz=False)
         if self.user_lists_url:
             self.start_refreshing_lists()
+
+    def normalize_username(self, username):
+        """users/names.py's rule, not str.lower(), which turns other letters into a-z too."""
+        return normalise_username(username)
 
     def admits(self, username: str, groups: list[str]) -> bool:
         """Whether the lists (or the allowed and admin groups) let this user in."""
@@ -172,31 +185,80 @@ class CognitoAuthenticator(GenericOAuthenticator):
         """
         if not self.enable_auth_state:
             return True
+        if handler is not None and not hasattr(handler, "_token_authenticated"):
+            # JupyterHub 6.1.1 reads this after a False, but sets it only for token requests.
+            handler._token_authenticated = False
         auth_state = await user.get_auth_state() or {}
         refresh_token = auth_state.get("refresh_token")
         if not refresh_token:
             self.log.info("No refresh token for %s: they must log in again", user.name)
+            # Refused earlier: a server that was still starting then is stopped now.
+            await stop_servers(user, handler)
             return False
         try:
             params = self.build_refresh_token_request_params(refresh_token)
             token_info = await self.get_token_info(handler, params)
-            token_info["refresh_token"] = token_info.get("refresh_token") or refresh_token
-            auth_model = await self._token_to_auth_model(token_info)
         except Exception as error:
-            # Cognito unreachable or the refresh token refused: a new login decides, servers stay.
-            self.log.warning("Could not renew %s's tokens: %s", user.name, error)
+            refusal, answer = token_endpoint_answer(error)
+            if refusal:
+                await self.refuse_at_refresh(user, handler, answer, auth_state)
+            else:
+                self.log.warning(
+                    "Could not renew %s's tokens (%s): their servers keep running; the next "
+                    "refresh tries again",
+                    user.name,
+                    answer,
+                )
             return False
         try:
+            token_info["refresh_token"] = token_info.get("refresh_token") or refresh_token
+            auth_model = await self._token_to_auth_model(token_info)
             if auth_model["name"] != user.name:
                 raise web.HTTPError(403, f"their username is now {auth_model['name']!r}")
             self.bind_identity(user, auth_model)
             if not await self.check_allowed(user.name, auth_model):
                 raise web.HTTPError(403, "no longer in the hub's lists or groups")
         except web.HTTPError as refusal:
-            self.log.warning("Refusing %s at refresh: %s", user.name, refusal.log_message)
-            await stop_servers(user, handler)
+            await self.refuse_at_refresh(user, handler, refusal.log_message, auth_state)
+            return False
+        except Exception as error:
+            self.log.warning(
+                "Could not check %s's renewed tokens (%s: %s): their servers keep running; the "
+                "next refresh tries again",
+                user.name,
+                type(error).__name__,
+                error,
+            )
             return False
         return admin_only_if_listed(auth_model)
+
+    async def refuse_at_refresh(self, user, handler, reason: str, auth_state: dict) -> None:
+        """A refusal at refresh: their servers stop; no refresh token is kept, so they log in."""
+        self.log.warning(
+            "Refusing %s at refresh (%s): stopping their servers; they must log in again",
+            user.name,
+            reason,
+        )
+        await user.save_auth_state({**auth_state, "refresh_token": None})
+        await stop_servers(user, handler)
+
+
+def token_endpoint_answer(error: Exception) -> tuple[bool, str]:
+    """Whether a failed token request is Cognito saying no (a 4xx), and what it said, in words."""
+    response = getattr(error, "response", None)
+    if isinstance(error, HTTPClientError) and response is not None:
+        said = ""
+        try:
+            body = json.loads(response.body)
+            said = f": {body.get('error')} ({body.get('error_description', '')})"
+        except (ValueError, AttributeError, TypeError):
+            pass
+        refused = 400 <= error.code < 500 and error.code not in TRY_AGAIN_STATUSES
+        return refused, f"the token endpoint answered {error.code}{said}"
+    if isinstance(error, web.HTTPError) and error.status_code == 403:
+        # oauthenticator's word for a 200 answer that carries an error_description.
+        return True, f"the token endpoint answered with an error: {error.log_message}"
+    return False, f"no usable answer from the token endpoint: {type(error).__name__}: {error}"
 
 
 def admin_only_if_listed(auth_model: dict) -> dict:
@@ -243,5 +305,8 @@ async def stop_servers(user, handler) -> None:
     if handler is None:
         return
     for name, spawner in list(user.spawners.items()):
-        if spawner.active:
+        if spawner.pending:
+            # JupyterHub cannot stop it halfway; their next request finds it started and stops it.
+            handler.log.warning("%s is %s: it is stopped later", spawner._log_name, spawner.pending)
+        elif spawner.active:
             await handler.stop_single_user(user, name)

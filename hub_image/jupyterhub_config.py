@@ -4,7 +4,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from tornado import web
@@ -12,7 +12,7 @@ from traitlets.log import get_logger
 
 from hub_image.user_lists import lists_at_start
 from users.lists import UserListError
-from users.names import USERNAME_PATTERN, group_name_problem
+from users.names import USERNAME_PATTERN, group_name_problem, username_claim_problem
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it loads this file)
 
@@ -42,6 +42,14 @@ def secure_url(name, value):
     raise SystemExit(
         f"{name}: must be an https:// URL (got {value!r}); http:// is only for loopback hosts"
     )
+
+
+def true_or_false(name, default):
+    """A switch from the environment: true or false, nothing else."""
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in ("true", "false"):
+        raise SystemExit(f"{name}: must be true or false (got {os.environ[name]!r})")
+    return value == "true"
 
 
 def is_loopback_address(host):
@@ -75,6 +83,7 @@ c.GenericOAuthenticator.oauth_callback_url = required("OAUTH_CALLBACK_URL")
 c.GenericOAuthenticator.authorize_url = endpoint("OAUTH_AUTHORIZE_URL", "/oauth2/authorize")
 c.GenericOAuthenticator.token_url = endpoint("OAUTH_TOKEN_URL", "/oauth2/token")
 c.GenericOAuthenticator.userdata_url = endpoint("OAUTH_USERDATA_URL", "/oauth2/userInfo")
+logout_url = endpoint("OAUTH_LOGOUT_URL", "/logout")
 scope = os.environ.get("OAUTH_SCOPE", "openid,profile,email")
 c.GenericOAuthenticator.scope = [part.strip() for part in scope.split(",") if part.strip()]
 login_service = os.environ.get("OAUTH_LOGIN_SERVICE_NAME", "AWS Cognito")
@@ -83,15 +92,73 @@ username_key = os.environ.get("OAUTH_LOGIN_USERNAME_KEY", "preferred_username")
 
 
 def username_from(user_info):
-    """The hub username is the provider's claim; without it, a 403 page instead of a 500."""
-    if not user_info.get(username_key):
+    """The hub username is the provider's claim, checked as sent: a refusal is a 403, not a 500."""
+    claim = user_info.get(username_key)
+    if not claim:
         raise web.HTTPError(403, f"{login_service} sent no {username_key!r} for this account")
-    return user_info[username_key]
+    # Checked before JupyterHub lowercases it: "\u212aate" (a Kelvin sign) must not become kate.
+    problem = username_claim_problem(claim)
+    if problem:
+        raise web.HTTPError(
+            403, f"{login_service} sent the {username_key} {claim!r}, which {problem}"
+        )
+    return claim
 
 
 c.GenericOAuthenticator.username_claim = username_from
 # Names the hub can't house are refused at login; JupyterHub uses re.match, so anchor the end.
 c.Authenticator.username_pattern = rf"(?:{USERNAME_PATTERN})\Z"
+
+# Where browsers reach the hub: an origin, by default the callback URL's, on which that URL lies.
+callback = urlsplit(c.GenericOAuthenticator.oauth_callback_url)
+public_url = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+if public_url:
+    public_url = secure_url("PUBLIC_URL", public_url)
+else:
+    public_url = secure_url("OAUTH_CALLBACK_URL", f"{callback.scheme}://{callback.netloc}")
+public = urlsplit(public_url)
+if public.path or public.query or public.fragment:
+    raise SystemExit(
+        f"PUBLIC_URL: must be an origin such as https://hub.example.org, without a path "
+        f"(got {public_url!r})"
+    )
+if (callback.scheme, callback.netloc) != (public.scheme, public.netloc):
+    raise SystemExit(
+        f"OAUTH_CALLBACK_URL: must be on PUBLIC_URL's origin {public_url} "
+        f"(got {c.GenericOAuthenticator.oauth_callback_url!r})"
+    )
+# Set, so the hub never guesses http from its proxy's X-Forwarded-Proto ("https,http" on AWS).
+c.JupyterHub.public_url = public_url + "/"
+
+# Each user's server on its own origin (https://<user>.<host>/), so its pages cannot act as whoever
+# opens them on the hub or on other servers; needs a wildcard DNS name and certificate.
+user_subdomains = true_or_false("USER_SUBDOMAINS", "false")
+if user_subdomains:
+    try:
+        ipaddress.ip_address(public.hostname)
+    except ValueError:
+        c.JupyterHub.subdomain_host = public_url
+    else:
+        raise SystemExit(
+            f"USER_SUBDOMAINS: needs a PUBLIC_URL with a host name, not an IP address (got "
+            f"{public_url!r}); on this machine use http://localhost:<port>"
+        )
+
+# Over https: every cookie Secure (the _xsrf one too, which JupyterHub leaves to cookie_options),
+# and browsers told to keep to https for a year (the users' subdomains too, when they exist).
+if public.scheme == "https":
+    hsts = "max-age=31536000" + ("; includeSubDomains" if user_subdomains else "")
+    c.JupyterHub.tornado_settings = {
+        "cookie_options": {"secure": True},
+        "headers": {"Strict-Transport-Security": hsts},
+    }
+    # A user's subdomain cannot set (toss) a __Host- cookie on the hub; the prefix needs https.
+    c.JupyterHub.cookie_host_prefix_enabled = user_subdomains
+
+# Logging out ends the Cognito session too, or the next "Sign in" in that browser is silently
+# the same person; Cognito then sends it to the login page, a sign-out URL the app client lists.
+logout_target = urlencode({"client_id": client_id, "logout_uri": f"{public_url}/hub/login"})
+c.GenericOAuthenticator.logout_redirect_url = f"{logout_url}?{logout_target}"
 
 # Who may log in: only the lists (no one is kept from earlier ones), checked as `pulumi preview`
 # checks them. From USER_LISTS_URL's S3 object, kept fresh while the hub runs; else from the
@@ -157,6 +224,9 @@ if os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
     c.Authenticator.auth_refresh_age = refresh_age
     # A user who fails that check is refused on API tokens too, not only in the browser.
     c.Authenticator.auth_refresh_strict = True
+    # A spawn is checked as every request is (at most auth_refresh_age old): JupyterHub's extra
+    # check at spawn answers a refusal with a 403 page (a 500 in 6.1.1), not the login page.
+    c.Authenticator.refresh_pre_spawn = False
     # Servers report to the hub each minute, which triggers the check for users only in JupyterLab.
     c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(min(60, refresh_age))}
 

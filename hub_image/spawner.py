@@ -15,7 +15,9 @@ class AccountSpawner(LocalProcessSpawner):
     async def start(self):
         # Accounts are made here, not at login: /etc/passwd is lost with every new container.
         # In a worker thread: useradd and the scan of /home must not stall the hub's event loop.
-        await asyncio.to_thread(ensure_account, self.user.name)
+        # The identity that logged in with this name (see bind_identity) owns its home.
+        owner = (self.user.user_info or {}).get("sub")
+        await asyncio.to_thread(ensure_account, self.user.name, owner)
         return await super().start()
 
     def make_preexec_fn(self, name):

@@ -9,7 +9,9 @@
 Either way the lists are cleaned and checked by users/lists.py, as `pulumi preview` checks them,
 and name at least one admin. Lists that cannot be read or are not good never reach the hub: at
 start it refuses to run; later it keeps the last good ones, logs one error line per problem and
-shows it in /hub/metrics (the two gauges below).
+shows it in /hub/metrics (the two gauges below) for as long as the object stays as it is. Whatever
+goes wrong while reading or parsing the object (a number too long for Python's int, nesting too
+deep, an object over MAX_OBJECT_BYTES) counts so.
 """
 
 import json
@@ -20,7 +22,7 @@ from typing import NamedTuple
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from prometheus_client import Gauge
 
 from users.lists import (
@@ -44,6 +46,9 @@ LAST_GOOD_READ = Gauge(
 _S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 # A stuck read must not hold the refresh (or the hub's shutdown) for long; retries as AWS's SDKs do.
 _S3_CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
+# Twice the 128 KiB the stack config can hold (the CLI's ceiling), which bounds what `pulumi up`
+# writes: about 4,800 e-mail-style names. Past it the object is not read, let alone parsed.
+MAX_OBJECT_BYTES = 256 * 1024
 
 
 class ListKeys(NamedTuple):
@@ -168,7 +173,10 @@ class S3Lists:
                 "s3", config=_S3_CLIENT_CONFIG
             )
             answer = self._client.get_object(**request)
-            body = answer["Body"].read()
+            size = answer.get("ContentLength") or 0
+            # One byte past the cap tells, whatever the length header says; a bigger one is unread.
+            body = answer["Body"].read(MAX_OBJECT_BYTES + 1) if size <= MAX_OBJECT_BYTES else b""
+            answer["Body"].close()
         except ClientError as error:
             # botocore raises on S3's 304 Not Modified: the object is as last read.
             if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
@@ -179,14 +187,22 @@ class S3Lists:
             raise UserListError(
                 f"{self.url}: cannot be read ({details.get('Code')}: {details.get('Message')})"
             ) from None
-        except BotoCoreError as error:
-            raise UserListError(f"{self.url}: cannot be read ({error})") from None
+        except Exception as error:  # any failure to read: read again next time
+            raise UserListError(f"{self.url}: cannot be read ({_described(error)})") from None
         self._etag = answer.get("ETag")
         try:
+            if max(size, len(body)) > MAX_OBJECT_BYTES:
+                raise UserListError(
+                    f"{self.url}: is {max(size, len(body)):,} bytes or more, over the "
+                    f"{MAX_OBJECT_BYTES:,} the hub reads"
+                )
             self.lists = lists_from_json(self.url, body)
         except UserListError as error:
             self._content_problem = str(error)
             raise
+        except Exception as error:  # any failure to parse: a bad object until it changes
+            self._content_problem = f"{self.url}: cannot be parsed ({_described(error)})"
+            raise UserListError(self._content_problem) from None
         self._content_problem = None
         return True
 
@@ -206,6 +222,12 @@ class S3Lists:
             self._reported = None
         _mark_good()
         return changed
+
+
+def _described(error: Exception) -> str:
+    """An exception in one line: its kind and message (a 5,000-digit number's is long)."""
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message[:300]}"
 
 
 def _mark_good() -> None:

@@ -1,7 +1,9 @@
 """The hub image running as a container next to the test identity provider on this machine.
 
 Host networking lets the hub reach the provider on 127.0.0.1 and be reached there; the hub's
-three ports are chosen free, so it never clashes with anything else on the machine.
+three ports are chosen free, so it never clashes with anything else on the machine. With a host
+name (`localhost`), the hub is reached by that name, as a hub with user subdomains must be
+(browsers take `<user>.localhost` to loopback too).
 """
 
 import os
@@ -34,29 +36,34 @@ class HubContainer:
         volumes: dict[str, str],
         port: int = 0,
         env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
     ):
         self.image, self.provider_url, self.volumes = image, provider_url, volumes
         # Extra variables for the hub, e.g. ALLOWED_USERS overriding the image's list.
         self.extra_env = env or {}
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
+        # Bound on loopback whatever the name: it is reached on this machine only.
+        self.bind_url = f"http://127.0.0.1:{self.port}"
         # A fresh client secret each run: it reaches the hub at run time only, never the image.
         self.client_secret = secrets.token_urlsafe(24)
         # Encrypts users' refresh tokens; kept for this object's restarts, so they stay readable.
         self.crypt_key = secrets.token_hex(32)
+        self.client_id = "serverless-hub-local"
         self.name = None
 
     def start(self, ready_seconds: float = 120) -> float:
         """Start the container and wait until /hub/health answers; return the seconds it took."""
         self.name = f"serverless-hub-{secrets.token_hex(4)}"
         env = {
-            "OAUTH_CLIENT_ID": "serverless-hub-local",
+            "OAUTH_CLIENT_ID": self.client_id,
             "OAUTH_CLIENT_SECRET": self.client_secret,
             "JUPYTERHUB_CRYPT_KEY": self.crypt_key,
             "OAUTH_CALLBACK_URL": f"{self.url}/hub/oauth_callback",
             "OAUTH_AUTHORIZE_URL": f"{self.provider_url}/oauth2/authorize",
             "OAUTH_TOKEN_URL": f"{self.provider_url}/oauth2/token",
             "OAUTH_USERDATA_URL": f"{self.provider_url}/userinfo",
+            "OAUTH_LOGOUT_URL": f"{self.provider_url}/logout",
             **self.extra_env,
         }
         command = ["run", "--detach", "--name", self.name, "--network", "host"]
@@ -66,7 +73,7 @@ class HubContainer:
             # Values go through docker's environment, so the secret is not on a command line.
             command += ["--env", name]
         ports = [
-            f"--JupyterHub.bind_url={self.url}",
+            f"--JupyterHub.bind_url={self.bind_url}",
             f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
         ]
@@ -94,7 +101,7 @@ class HubContainer:
 
     def _answers(self) -> bool:
         try:
-            return requests.get(f"{self.url}/hub/health", timeout=2).ok
+            return requests.get(f"{self.bind_url}/hub/health", timeout=2).ok
         except requests.ConnectionError:
             return False
 
@@ -105,7 +112,8 @@ class HubContainer:
     def stop(self) -> None:
         if self.name:
             subprocess.run(["docker", "rm", "--force", self.name], capture_output=True)
-            self.name = None
+            self.client_id = "serverless-hub-local"
+        self.name = None
 
     def run(self, *command: str, user: str = "root") -> subprocess.CompletedProcess:
         """Run a command inside the container; the caller checks the result."""

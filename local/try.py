@@ -1,8 +1,10 @@
 """The try-out: the hub with the dev stack's users on this machine, no AWS account needed.
 
 Builds the image exactly as `pulumi up` on the dev stack would (the program runs under mocks),
-starts the test identity provider with the dev stack's users, starts the hub, and prints where to
-go and who can log in. Ctrl-C stops it; the users' files stay in Docker volumes for next time.
+starts the test identity provider with the dev stack's users, starts the hub at
+http://localhost:8000 with each user's server on its own subdomain
+(http://<user>.localhost:8000/, which browsers take to this machine), and prints where to go and
+who can log in. Ctrl-C stops it; the users' files stay in Docker volumes for next time.
 
     python -m local.try BASE_IMAGE      (what `make try` runs)
 """
@@ -24,6 +26,8 @@ PROVIDER_PORT = 9400
 # Someone the provider knows but the hub does not let in, to show the refusal.
 STRANGER = "stranger@example.org"
 VOLUMES = {"serverless-hub-try-home": "/home", "serverless-hub-try-data": "/srv/jupyterhub/data"}
+# As on AWS, each user's server on its own origin; browsers take *.localhost to this machine.
+SUBDOMAINS = {"USER_SUBDOMAINS": "true", "PUBLIC_URL": f"http://localhost:{HUB_PORT}"}
 
 
 def say(message: str) -> None:
@@ -47,7 +51,17 @@ def main() -> None:
     log = Path(tempfile.gettempdir(), "serverless-hub-try-provider.log")
     say(f"Starting the test identity provider on http://127.0.0.1:{PROVIDER_PORT}")
     with running_provider(PROVIDER_PORT, log, users) as provider:
-        hub = HubContainer(image, provider.url, VOLUMES, port=HUB_PORT)
+        hub = HubContainer(
+            image, provider.url, VOLUMES, port=HUB_PORT, host="localhost", env=SUBDOMAINS
+        )
+        # The hub's app client, held (as Cognito holds it) to its callback and sign-out URLs.
+        provider.add_client(
+            hub.client_id,
+            hub.client_secret,
+            [f"{hub.url}/hub/oauth_callback"],
+            ["openid", "profile", "email"],
+            logout_urls=[f"{hub.url}/hub/login"],
+        )
         say(f"Starting the hub ({image})")
         try:
             hub.start()
@@ -56,7 +70,9 @@ def main() -> None:
                 f"Choose a user on the provider's login page:\n"
                 f"  admins:        {', '.join(admins)}\n"
                 f"  allowed users: {', '.join(allowed) or '(none)'}\n"
-                f"  refused (403): {STRANGER}\n",
+                f"  refused (403): {STRANGER}\n"
+                f"Each user's server is at http://<user>.localhost:{HUB_PORT}/ (Chrome and "
+                "Firefox take *.localhost to this machine)\n",
                 flush=True,
             )
             signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -1,9 +1,11 @@
 """Helpers for every test folder: free ports, waiting with a deadline, logging in."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 # One place for each; the tests import them from here.
 from local.hub_container import free_port  # noqa: F401
@@ -19,12 +21,35 @@ def cannot_run(reason: str) -> None:
     pytest.skip(reason)
 
 
-def login(hub, sub: str) -> tuple[requests.Session, requests.Response]:
+class LoopbackSubdomains(HTTPAdapter):
+    """Reach `<name>.localhost` on 127.0.0.1, as browsers do (RFC 6761); the URL, the Host header
+    and the cookies keep the name. This machine's resolver knows only `localhost` itself."""
+
+    def send(self, request, **kwargs):
+        parts = urlsplit(request.url)
+        if not (parts.hostname or "").endswith(".localhost"):
+            return super().send(request, **kwargs)
+        direct = request.copy()
+        direct.url = urlunsplit(parts._replace(netloc=f"127.0.0.1:{parts.port or 80}"))
+        direct.headers["Host"] = parts.netloc
+        response = super().send(direct, **kwargs)
+        response.url, response.request = request.url, request
+        return response
+
+
+def browser() -> requests.Session:
+    """A session that reaches users' subdomains of localhost, as a browser would."""
+    session = requests.Session()
+    session.mount("http://", LoopbackSubdomains())
+    return session
+
+
+def login(hub, sub: str, session=None) -> tuple[requests.Session, requests.Response]:
     """Log in at `hub.url` as provider user `sub`; return the session and the hub's callback answer.
 
     Stops there: after the callback the hub redirects to /hub/spawn, which would start a server.
     """
-    session = requests.Session()
+    session = session or browser()
     to_provider = session.get(
         f"{hub.url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_TIMEOUT
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import string
 
 HOME_ROOT = "/home"
 
@@ -18,9 +19,13 @@ GROUP_NAME_PATTERN = r"[\w+=.@-]{1,128}"
 _GROUP_NAME = re.compile(GROUP_NAME_PATTERN)
 
 
+# Only A-Z are lowercased: str.lower() would make the Kelvin sign's "\u212aate" the name "kate".
+_ASCII_LOWERCASE = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def normalise_username(name: str) -> str:
-    """Trim and lowercase a name, as JupyterHub does before it compares usernames."""
-    return name.strip().lower()
+    """Trim a name and lowercase its A-Z; anything else stays, for username_problem to refuse."""
+    return name.strip().translate(_ASCII_LOWERCASE)
 
 
 def _list_entry_problem(name: object) -> str | None:
@@ -46,6 +51,14 @@ def username_problem(name: object) -> str | None:
             "not starting with . @ or -)"
         )
     return None
+
+
+def username_claim_problem(claim: object) -> str | None:
+    """What is wrong with a username as the identity provider sends it, before the hub lowercases
+    it: only its A-Z may differ from the hub username (nothing trimmed, no other letter folded)."""
+    if isinstance(claim, str):
+        claim = claim.translate(_ASCII_LOWERCASE)
+    return username_problem(claim)
 
 
 def normalise_group_name(name: str) -> str:

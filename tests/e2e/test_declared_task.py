@@ -120,8 +120,10 @@ def register_app_client(provider, deployed: Deployed, task: DeclaredTask) -> Non
     made = deployed.states[(APP_CLIENT, "hub")]
     # The hub is reached on loopback, so its callback URL is too (as in the task).
     callback_urls = [task.local_url(url) for url in client["callbackUrls"]]
+    # As the hub is reached on loopback here, its sign-out URL is too.
+    logout_urls = [task.local_url(url) for url in client.get("logoutUrls", [])]
     provider.add_client(
-        made["id"], made["clientSecret"], callback_urls, client["allowedOauthScopes"]
+        made["id"], made["clientSecret"], callback_urls, client["allowedOauthScopes"], logout_urls
     )
 
 

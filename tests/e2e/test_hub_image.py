@@ -109,9 +109,9 @@ def hub_factory(pulled, provider_users):
     """Start hub containers from the pulled image, each on its own volumes; all go afterwards."""
     made = []
 
-    def start(stage_name: str, **settings: str) -> HubContainer:
+    def start(stage_name: str, host: str = "127.0.0.1", **settings: str) -> HubContainer:
         env = {**RUN_SECRETS, **settings}
-        container = HubContainer(pulled, provider_users.url, new_volumes(), env=env)
+        container = HubContainer(pulled, provider_users.url, new_volumes(), env=env, host=host)
         made.append(container)
         with stage(stage_name):
             container.start()
@@ -188,10 +188,13 @@ def uid_of(hub: HubContainer, account: str) -> int:
     return int(done.stdout)
 
 
-def start_server(hub, session: requests.Session, username: str) -> str:
-    """Start the user's JupyterLab as a browser would; return its URL once JupyterLab loads."""
+def start_server(hub, session: requests.Session, username: str, server: str = "") -> str:
+    """Start the user's JupyterLab as a browser would; return its URL once JupyterLab loads.
+
+    `server` is where it answers, if not on the hub's own origin (with user subdomains).
+    """
     # JupyterHub's own URL for the user keeps '@' as it is (jane.doe@uni.nl, not %40).
-    server = f"{hub.url}/user/{quote(username, safe='@')}"
+    server = server or f"{hub.url}/user/{quote(username, safe='@')}"
     session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
 
     def lab_loads():
@@ -376,3 +379,58 @@ def test_a_users_only_change_uploads_no_layer(pushed, registry, base_image, dock
     digests = [parse_qs(urlparse(upload.path).query)["digest"][0] for upload in uploads]
     assert digests == [changed.config_digest], "only the new image config may be uploaded"
     assert inspect_image(changed.name)["RootFS"] == inspect_image(pushed.digest_ref)["RootFS"]
+
+
+# JupyterHub 6's DNS label for jane.doe@uni.nl, a name that is none (see test_hub_subdomains.py).
+EMAIL_USER_LABEL = "u-janedoeu--63e4897"
+
+
+def test_each_users_server_answers_on_its_own_subdomain(hub_factory):
+    """As `make try` runs the image: reached as localhost, servers at <user>.localhost."""
+    own_hub = hub_factory(
+        "start a hub with user subdomains", host="localhost", USER_SUBDOMAINS="true"
+    )
+    port = own_hub.url.rsplit(":", 1)[1]
+    jane = log_in(own_hub, EMAIL_USER)
+    server = f"http://{EMAIL_USER_LABEL}.localhost:{port}/user/{EMAIL_USER}"
+    with stage(f"start {EMAIL_USER}'s server on its subdomain"):
+        start_server(own_hub, jane, EMAIL_USER, server)
+    save_notebook(jane, server, "subdomain.ipynb")
+    uid = uid_of(own_hub, ACCOUNTS[EMAIL_USER])
+    assert owner_and_mode(own_hub, f"{HOMES[EMAIL_USER]}/subdomain.ipynb")[0] == uid
+    # The hub's login cookie never goes to the server's origin.
+    sent = jane.get(f"{server}/lab", timeout=REQUEST_TIMEOUT)
+    assert "jupyterhub-hub-login" not in sent.request.headers.get("Cookie", "")
+
+
+def test_a_released_names_new_owner_does_not_see_the_old_files(hub_factory, provider_users):
+    own_hub = hub_factory("start a hub to release a name")
+    first = log_in(own_hub, STUDENT)
+    server = start_server(own_hub, first, STUDENT)
+    save_notebook(first, server, "first-owners.ipynb")
+    first_uid = uid_of(own_hub, ACCOUNTS[STUDENT])
+    # An admin deletes the user (their Cognito account went); another identity takes the name.
+    admin = log_in(own_hub, ADMIN)
+    wait_for(
+        lambda: api(admin, own_hub, "DELETE", f"/users/{STUDENT}").status_code in (204, 404),
+        SERVER_START_SECONDS,
+        f"{STUDENT}'s deletion once their server has stopped",
+    )
+    provider_users.add_user("student1-new-identity", preferred_username=STUDENT)
+    with stage("log in the name's new owner"):
+        second, callback = login(own_hub, "student1-new-identity")
+    assert callback.status_code == 302, callback.text
+    start_server(own_hub, second, STUDENT)
+    listing = second.get(f"{server}/api/contents", timeout=REQUEST_TIMEOUT)
+    assert listing.status_code == 200, listing.text
+    assert [item["name"] for item in listing.json()["content"]] == []
+    second_uid = uid_of(own_hub, ACCOUNTS[STUDENT])
+    assert second_uid != first_uid
+    assert owner_and_mode(own_hub, HOMES[STUDENT]) == (second_uid, "700")
+    # The first owner's files, kept aside where only root reaches them, with a line in the log.
+    aside = own_hub.run("sh", "-c", f"ls -d /home/.hub-released/{STUDENT}.*")
+    assert aside.returncode == 0, aside.stderr
+    kept = f"{aside.stdout.strip()}/first-owners.ipynb"
+    assert owner_and_mode(own_hub, kept)[0] == first_uid
+    assert owner_and_mode(own_hub, "/home/.hub-released") == (0, "700")
+    assert f"Hub user '{STUDENT}' is now identity student1-new-identity" in own_hub.logs()

@@ -56,6 +56,22 @@ class Hub:
         return self.log.read_text()
 
 
+# Servers that run as the hub's own user, so that a test makes no system accounts; Jupyter
+# Server refuses root (as the tests may run) without --allow-root.
+LOCAL_SERVERS = [
+    "--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner",
+    '--Spawner.args=["--allow-root"]',
+]
+
+
+def running(pid: int) -> bool:
+    """Whether a process runs (a zombie, finished but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def hub_environment(provider: Provider, hub_url: str, data_dir: Path, **settings) -> dict:
     """A complete, valid hub environment; a setting of None leaves that variable out."""
     env = {
@@ -68,6 +84,7 @@ def hub_environment(provider: Provider, hub_url: str, data_dir: Path, **settings
         "OAUTH_AUTHORIZE_URL": f"{provider.url}/oauth2/authorize",
         "OAUTH_TOKEN_URL": f"{provider.url}/oauth2/token",
         "OAUTH_USERDATA_URL": f"{provider.url}/userinfo",
+        "OAUTH_LOGOUT_URL": f"{provider.url}/logout",
         "ADMIN_USERS": "admin1",
         "ALLOWED_USERS": "alice",
         "JUPYTERHUB_DATA_DIR": str(data_dir),
@@ -86,6 +103,9 @@ CONFIG_VARIABLES = [
     "OAUTH_AUTHORIZE_URL",
     "OAUTH_TOKEN_URL",
     "OAUTH_USERDATA_URL",
+    "OAUTH_LOGOUT_URL",
+    "PUBLIC_URL",
+    "USER_SUBDOMAINS",
     "OAUTH_LOGIN_USERNAME_KEY",
     "OAUTH_SCOPE",
     "OAUTH_LOGIN_SERVICE_NAME",
@@ -139,17 +159,24 @@ def hub_command(port: int) -> list[str]:
 
 
 def start_hub(
-    provider: Provider, workdir: Path, port: int | None = None, options=(), **settings
+    provider: Provider,
+    workdir: Path,
+    port: int | None = None,
+    options=(),
+    host: str = "127.0.0.1",
+    **settings,
 ) -> Hub:
     """Start the hub (working directory and data in `workdir`) and wait until it is healthy.
 
     `options` are added to its command line (e.g. another spawner, for a test that runs servers).
+    The hub listens on 127.0.0.1; `host` is the name it is reached by (`localhost`, for a hub
+    with user subdomains).
     """
     assert (PROXY_BIN / "configurable-http-proxy").exists(), (
         "configurable-http-proxy is missing: run the tests with `make test`, which installs it"
     )
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
     log = workdir / f"hub-{port}-{time.monotonic_ns()}.log"

@@ -11,14 +11,23 @@ from tornado import web
 from users.names import HOME_ROOT
 
 COGNITO = "https://myhub.auth.eu-west-1.amazoncognito.com"
-NO_ENDPOINTS = {"OAUTH_AUTHORIZE_URL": None, "OAUTH_TOKEN_URL": None, "OAUTH_USERDATA_URL": None}
+NO_ENDPOINTS = {
+    "OAUTH_AUTHORIZE_URL": None,
+    "OAUTH_TOKEN_URL": None,
+    "OAUTH_USERDATA_URL": None,
+    "OAUTH_LOGOUT_URL": None,
+}
 
 
-def test_cognito_domain_gives_the_three_endpoints(load_config):
+def test_cognito_domain_gives_the_four_endpoints(load_config):
     oauth = load_config(COGNITO_DOMAIN=COGNITO + "/", **NO_ENDPOINTS).GenericOAuthenticator
     assert oauth.authorize_url == f"{COGNITO}/oauth2/authorize"
     assert oauth.token_url == f"{COGNITO}/oauth2/token"
     assert oauth.userdata_url == f"{COGNITO}/oauth2/userInfo"
+    # Logout goes through Cognito's /logout, back to the hub's login page (load_config's hub).
+    assert oauth.logout_redirect_url == (
+        f"{COGNITO}/logout?client_id=hub-tests&logout_uri=https%3A%2F%2Fhub.example%2Fhub%2Flogin"
+    )
 
 
 def test_an_endpoint_set_on_its_own_wins_over_the_cognito_domain(load_config):
@@ -203,3 +212,86 @@ def test_without_a_crypt_key_and_groups_no_auth_state_is_kept(load_config):
     config = load_config(JUPYTERHUB_CRYPT_KEY=None)
     assert "enable_auth_state" not in config.Authenticator
     assert config.Authenticator.delete_invalid_users is True
+
+
+# The public URL, user subdomains, cookies and HSTS, logout
+
+
+def test_the_public_url_is_the_callback_urls_origin_by_default(load_config):
+    config = load_config()
+    assert config.JupyterHub.public_url == "https://hub.example/"
+    assert "subdomain_host" not in config.JupyterHub
+    # https: every cookie Secure, HSTS for the hub's own name only.
+    assert config.JupyterHub.tornado_settings == {
+        "cookie_options": {"secure": True},
+        "headers": {"Strict-Transport-Security": "max-age=31536000"},
+    }
+    assert config.JupyterHub.cookie_host_prefix_enabled is False
+
+
+def test_user_subdomains_put_servers_below_the_public_url(load_config):
+    config = load_config(
+        PUBLIC_URL="https://hub.example/",
+        OAUTH_CALLBACK_URL="https://hub.example/hub/oauth_callback",
+        USER_SUBDOMAINS="true",
+    )
+    assert config.JupyterHub.subdomain_host == "https://hub.example"
+    assert config.JupyterHub.public_url == "https://hub.example/"
+    headers = config.JupyterHub.tornado_settings["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    # A user's subdomain cannot set a __Host- cookie for the hub.
+    assert config.JupyterHub.cookie_host_prefix_enabled is True
+    oauth = config.GenericOAuthenticator
+    assert oauth.logout_redirect_url == (
+        "https://idp.example/logout?client_id=hub-tests"
+        "&logout_uri=https%3A%2F%2Fhub.example%2Fhub%2Flogin"
+    )
+
+
+def test_loopback_http_stays_as_it_is(load_config):
+    config = load_config(
+        OAUTH_CALLBACK_URL="http://localhost:8000/hub/oauth_callback", USER_SUBDOMAINS="True"
+    )
+    assert config.JupyterHub.subdomain_host == "http://localhost:8000"
+    assert "tornado_settings" not in config.JupyterHub
+    assert "cookie_host_prefix_enabled" not in config.JupyterHub
+
+
+def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):
+    username_claim = load_config().GenericOAuthenticator.username_claim
+    assert username_claim({"preferred_username": "Jane.Doe@Uni.NL"}) == "Jane.Doe@Uni.NL"
+
+
+@pytest.mark.parametrize(
+    ("claim", "problem"),
+    [
+        ("\u212aate", "is not a valid hub username"),
+        ("kate smith", "has whitespace"),
+        ("kate ", "has whitespace"),
+        ("a/b", "has a '/'"),
+        (["kate"], "is not a string (it is list)"),
+    ],
+)
+def test_a_username_claim_is_checked_as_sent(load_config, claim, problem):
+    username_claim = load_config().GenericOAuthenticator.username_claim
+    with pytest.raises(web.HTTPError) as refusal:
+        username_claim({"preferred_username": claim})
+    assert refusal.value.status_code == 403
+    assert refusal.value.log_message.startswith(
+        f"AWS Cognito sent the preferred_username {claim!r}, which {problem}"
+    )
+
+
+def test_the_authenticator_lowercases_only_a_to_z(load_config):
+    from hub_image.authenticator import CognitoAuthenticator
+
+    authenticator = CognitoAuthenticator(config=load_config())
+    assert authenticator.normalize_username("Jane.Doe@Uni.NL") == "jane.doe@uni.nl"
+    assert authenticator.normalize_username("\u212aate") == "\u212aate"
+    assert not authenticator.validate_username("\u212aate")
+
+
+def test_a_spawn_is_checked_as_every_request_is(load_config):
+    """No forced refresh at spawn: a refusal there is a 403 page, never the login page (see
+    test_hub_refresh.py's test_why_a_spawn_does_not_refresh_again)."""
+    assert load_config().Authenticator.refresh_pre_spawn is False

@@ -4,7 +4,7 @@ import html
 
 import pytest
 
-from tests.hub_image.conftest import get, start_hub
+from tests.hub_image.conftest import api, get, start_hub
 from tests.support import login
 
 
@@ -14,7 +14,7 @@ def hub(provider, tmp_path_factory):
         provider,
         tmp_path_factory.mktemp("login-hub"),
         ADMIN_USERS="admin1",
-        ALLOWED_USERS='["alice", "Jane.Doe@uni.nl"]',
+        ALLOWED_USERS='["alice", "Jane.Doe@uni.nl", "kate"]',
     )
     yield hub
     hub.stop()
@@ -65,3 +65,21 @@ def test_token_without_username_claim_gets_a_clear_403(provider, hub):
     page = html.unescape(callback.text)
     assert "AWS Cognito sent no 'preferred_username' for this account" in page
     assert "Traceback" not in page
+
+
+def test_a_username_claim_with_other_letters_is_refused_before_lowercasing(provider, hub):
+    """The Kelvin sign's "\u212aate" is kate once lowercased (str.lower); kate is listed."""
+    provider.add_user("sub-kelvin", preferred_username="\u212aate")
+    session, callback = login(hub, "sub-kelvin")
+    assert callback.status_code == 403
+    # The hub's page names no charset, so requests would read it as Latin-1.
+    page = html.unescape(callback.content.decode("utf-8"))
+    assert (
+        "AWS Cognito sent the preferred_username '\u212aate', which is not a valid hub username"
+        in page
+    )
+    assert get(session, hub, "/hub/api/user").status_code == 403
+    provider.add_user("sub-admin1", preferred_username="admin1")
+    admin, _ = login(hub, "sub-admin1")
+    # kate's record (made at start, as for every listed user) was never logged in to.
+    assert api(admin, hub, "GET", "/users/kate").json()["last_activity"] is None

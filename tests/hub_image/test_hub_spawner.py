@@ -31,7 +31,8 @@ def spawner(monkeypatch):
 
     monkeypatch.setattr(pwd, "getpwnam", getpwnam)
     monkeypatch.setattr("os.getgrouplist", lambda name, gid: [gid])
-    spawner = AccountSpawner(user=SimpleNamespace(name="jane.doe@uni.nl"))
+    user = SimpleNamespace(name="jane.doe@uni.nl", user_info={"sub": "sub-jane"})
+    spawner = AccountSpawner(user=user)
     spawner.looked_up = looked_up
     return spawner
 
@@ -50,15 +51,16 @@ def test_server_runs_as_the_unix_account(spawner):
 def test_start_makes_the_account_first_and_fails_with_its_message(spawner, monkeypatch):
     made = []
 
-    def refuse(username):
-        made.append((username, threading.get_ident()))
+    def refuse(username, owner):
+        made.append((username, owner, threading.get_ident()))
         raise AccountError("hub user 'a_b' cannot have the home directory /home/a_b")
 
     monkeypatch.setattr(spawner_module, "ensure_account", refuse)
     with pytest.raises(AccountError, match="cannot have the home directory"):
         asyncio.run(spawner.start())  # the event loop runs in this thread
-    [(username, thread)] = made
-    assert username == "jane.doe@uni.nl"
+    [(username, owner, thread)] = made
+    # The identity bound to the name at login owns the home (see test_hub_accounts.py).
+    assert (username, owner) == ("jane.doe@uni.nl", "sub-jane")
     assert thread != threading.get_ident(), "useradd would stall the hub's event loop"
 
 
@@ -75,7 +77,10 @@ def test_spawns_at_once_get_distinct_accounts(monkeypatch, tmp_path):
         return ("127.0.0.1", 8888)
 
     monkeypatch.setattr(LocalProcessSpawner, "start", started)
-    spawners = [AccountSpawner(user=SimpleNamespace(name=f"user{n}")) for n in range(8)]
+    spawners = [
+        AccountSpawner(user=SimpleNamespace(name=f"user{n}", user_info={"sub": f"sub-{n}"}))
+        for n in range(8)
+    ]
 
     async def start_all():
         return await asyncio.gather(*(spawner.start() for spawner in spawners))

@@ -47,6 +47,45 @@ BAD_STARTS = {
         {"OAUTH_USERDATA_URL": "http://127.0.0.1.example.org/userinfo"},
         "OAUTH_USERDATA_URL: must be an https:// URL (got 'http://127.0.0.1.example.org/userinfo')",
     ),
+    "no logout url nor cognito domain": (
+        {"OAUTH_LOGOUT_URL": None},
+        "OAUTH_LOGOUT_URL: is not set, nor COGNITO_DOMAIN to derive it from",
+    ),
+    "logout url over plain http": (
+        {"OAUTH_LOGOUT_URL": "http://idp.example/logout"},
+        "OAUTH_LOGOUT_URL: must be an https:// URL (got 'http://idp.example/logout')",
+    ),
+    "public url over plain http": (
+        {"PUBLIC_URL": "http://hub.example"},
+        "PUBLIC_URL: must be an https:// URL (got 'http://hub.example'); http:// is only for "
+        "loopback hosts",
+    ),
+    "callback url over plain http": (
+        {"OAUTH_CALLBACK_URL": "http://hub.example/hub/oauth_callback"},
+        "OAUTH_CALLBACK_URL: must be an https:// URL (got 'http://hub.example')",
+    ),
+    "public url with a path": (
+        {"PUBLIC_URL": "https://hub.example/jupyter"},
+        "PUBLIC_URL: must be an origin such as https://hub.example.org, without a path "
+        "(got 'https://hub.example/jupyter')",
+    ),
+    "callback url elsewhere": (
+        {"PUBLIC_URL": "https://hub.example.org"},
+        "OAUTH_CALLBACK_URL: must be on PUBLIC_URL's origin https://hub.example.org (got "
+        "'https://hub.example/hub/oauth_callback')",
+    ),
+    "user subdomains neither true nor false": (
+        {"USER_SUBDOMAINS": "yes"},
+        "USER_SUBDOMAINS: must be true or false (got 'yes')",
+    ),
+    "user subdomains of an ip address": (
+        {
+            "USER_SUBDOMAINS": "true",
+            "OAUTH_CALLBACK_URL": "http://127.0.0.1:8000/hub/oauth_callback",
+        },
+        "USER_SUBDOMAINS: needs a PUBLIC_URL with a host name, not an IP address (got "
+        "'http://127.0.0.1:8000'); on this machine use http://localhost:<port>",
+    ),
     "groups without a crypt key": (
         {"ALLOWED_GROUPS": "students", "JUPYTERHUB_CRYPT_KEY": None},
         "JUPYTERHUB_CRYPT_KEY: is not set; with ADMIN_GROUPS or ALLOWED_GROUPS the hub keeps "
@@ -113,6 +152,7 @@ BAD_STARTS = {
 # Each start spends ~5 s of CPU importing JupyterHub: these run the real hub, the rest in-process.
 LIVE_BAD_STARTS = [
     "no client id",
+    "user subdomains neither true nor false",
     "admin list not json",
     "no admin",
     "token url over plain http to a private address",

@@ -8,19 +8,20 @@ by default); admins have that scope, so these tests read it with an admin's API 
 
 import json
 import logging
-from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub_image.user_lists import S3Lists, lists_from_json, parse_s3_url
+from hub_image.user_lists import MAX_OBJECT_BYTES, S3Lists, lists_from_json, parse_s3_url
 from tests.conftest import LISTS_BUCKET
 from tests.hub_image.conftest import (
+    LOCAL_SERVERS,
     START_TIMEOUT,
     api,
     get,
+    running,
     start_hub,
     stopped_at_start,
 )
@@ -33,6 +34,9 @@ REFRESH_SECONDS = 1
 DEADLINE = 20
 GOOD = "serverless_hub_user_lists_good"
 LAST_GOOD_READ = "serverless_hub_user_lists_last_good_read_timestamp_seconds"
+GOOD_LISTS = json.dumps(
+    {"adminUsers": ["boss"], "allowedUsers": ["gus"], "adminGroups": [], "allowedGroups": []}
+)
 
 
 def put_text(s3, key: str, text: str) -> None:
@@ -122,22 +126,6 @@ def test_added_users_get_in_and_removed_ones_are_out_within_the_interval(provide
         still_the_same_hub(hub, pid)
     finally:
         hub.stop()
-
-
-# Servers that run as the hub's own user, so that this test makes no system accounts; Jupyter
-# Server refuses root (as the tests may run) without --allow-root.
-LOCAL_SERVERS = [
-    "--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner",
-    '--Spawner.args=["--allow-root"]',
-]
-
-
-def running(pid: int) -> bool:
-    """Whether a process runs (a zombie, finished but not yet reaped, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_removed_users_server_is_stopped(provider, s3, tmp_path):
@@ -261,6 +249,16 @@ def test_bad_objects_change_nothing_are_logged_once_and_show_in_the_metrics(prov
                 ),
                 "allowedUsers: entry 'bad/name' has a '/'",
             ),
+            # Python's int refuses more than 4,300 digits: a ValueError, not a JSON error.
+            (
+                f'{{"adminUsers": [{"1" * 5000}]}}',
+                "cannot be parsed (ValueError: Exceeds the limit",
+            ),
+            ("[" * 100_000 + "]" * 100_000, "cannot be parsed (RecursionError: maximum recursion"),
+            (
+                " " * MAX_OBJECT_BYTES + GOOD_LISTS,
+                f"is {MAX_OBJECT_BYTES + len(GOOD_LISTS):,} bytes",
+            ),
         ]
         for number, (text, problem) in enumerate(bad_objects, start=1):
             put_text(s3, "bad.json", text)
@@ -291,7 +289,7 @@ def test_bad_objects_change_nothing_are_logged_once_and_show_in_the_metrics(prov
         wait_for(
             lambda: logs_in("sub-bad-ivy", hub), DEADLINE, "ivy's login once the lists are good"
         )
-        assert len(error_lines()) == 2
+        assert len(error_lines()) == len(bad_objects)
         still_the_same_hub(hub, pid)
     finally:
         hub.stop()
@@ -397,6 +395,46 @@ def test_a_bad_object_keeps_the_last_good_lists_and_is_reported_once(aws, caplog
         f"The user lists at {url} are good again",
     ]
     assert aws.reads(LISTS_BUCKET, "unit-bad.json") == [200, 200, 304, 200]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (f'{{"adminUsers": [{"1" * 5000}]}}', "cannot be parsed (ValueError: Exceeds the limit"),
+        ("[" * 100_000 + "]" * 100_000, "cannot be parsed (RecursionError: "),
+        ("[1e999999]", "must be a JSON object with exactly the keys"),
+        (" " * MAX_OBJECT_BYTES + GOOD_LISTS, f"over the {MAX_OBJECT_BYTES:,} the hub reads"),
+    ],
+    ids=["5000 digits", "deep nesting", "infinity", "too big"],
+)
+def test_any_unparseable_object_is_bad_for_as_long_as_it_stays(aws, caplog, text, problem):
+    log = logging.getLogger("test-user-lists")
+    url = f"s3://{LISTS_BUCKET}/unit-unparseable.json"
+    put_text(aws, "unit-unparseable.json", GOOD_LISTS)
+    lists_object = S3Lists(url)
+    assert lists_object.refresh(log) is True
+    good = lists_object.lists
+    put_text(aws, "unit-unparseable.json", text)
+    before = len(aws.reads(LISTS_BUCKET, "unit-unparseable.json"))
+    with caplog.at_level(logging.ERROR, logger="test-user-lists"):
+        for _ in range(3):
+            assert lists_object.refresh(log) is False
+            assert REGISTRY.get_sample_value(GOOD) == 0
+    assert lists_object.lists == good
+    # Read once, then unchanged (304): still bad, logged once.
+    assert aws.reads(LISTS_BUCKET, "unit-unparseable.json")[before:] == [200, 304, 304]
+    [line] = [record.getMessage() for record in caplog.records]
+    assert line.startswith(f"Keeping the last good user lists: {url}: ")
+    assert problem in line and len(line) < 500 and "\n" not in line
+
+
+def test_a_hub_starting_with_an_unparseable_object_stops_with_one_line(aws):
+    put_text(aws, "unit-start.json", f'{{"adminUsers": [{"1" * 5000}]}}')
+    with pytest.raises(UserListError) as refusal:
+        S3Lists(f"s3://{LISTS_BUCKET}/unit-start.json").read()
+    assert str(refusal.value).startswith(
+        f"s3://{LISTS_BUCKET}/unit-start.json: cannot be parsed (ValueError: Exceeds the limit"
+    )
 
 
 def test_an_object_that_cannot_be_read_names_it(aws):

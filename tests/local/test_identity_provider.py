@@ -151,3 +151,99 @@ def test_a_registered_client_is_held_to_its_secret_callback_urls_and_scopes(prov
     too_wide = authorized(scope="openid email profile")
     assert too_wide.status_code == 302, too_wide.text
     assert parse_qs(urlsplit(too_wide.headers["location"]).query)["error"] == ["invalid_scope"]
+
+
+def authorize_params(client_id: str) -> dict:
+    return {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid email",
+        "state": "s",
+    }
+
+
+def test_a_session_signs_in_at_once_until_logout_ends_it(provider):
+    """As Cognito's hosted UI: a browser that signed in is let through; /logout ends that."""
+    client_id, logout_uri = "session-client", "http://127.0.0.1:9/hub/login"
+    provider.add_client(client_id, "s", [REDIRECT_URI], ["openid", "email"], [logout_uri])
+    provider.add_user("sub-session", preferred_username="session")
+    browser = requests.Session()
+    url = f"{provider.url}/oauth2/authorize"
+    params = authorize_params(client_id)
+    first = browser.get(url, params=params, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    assert first.status_code == 200 and "sub" in first.text  # the form: who are you?
+    chosen = browser.post(
+        url, params=params, data={"sub": "sub-session"}, allow_redirects=False, timeout=10
+    )
+    assert chosen.status_code == 302, chosen.text
+    # The next sign-in in this browser completes at once, as the same person.
+    again = browser.get(url, params=params, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    assert again.status_code == 302, again.text
+    assert again.headers["location"].startswith(f"{REDIRECT_URI}?code=")
+
+    def logout(**params):
+        return browser.get(
+            f"{provider.url}/logout", params=params, allow_redirects=False, timeout=10
+        )
+
+    # Refused: no client, an unknown one, a sign-out URL the client does not list. Session stays.
+    assert logout(logout_uri=logout_uri).status_code == 400
+    assert logout(client_id="no-such-client", logout_uri=logout_uri).status_code == 400
+    mismatch = logout(client_id=client_id, logout_uri="https://evil.example/")
+    assert mismatch.status_code == 400 and "redirect_mismatch" in mismatch.text
+    assert logout(client_id=client_id).status_code == 400
+    still = browser.get(url, params=params, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    assert still.status_code == 302, still.text
+
+    out = logout(client_id=client_id, logout_uri=logout_uri)
+    assert (out.status_code, out.headers["location"]) == (302, logout_uri)
+    after = browser.get(url, params=params, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    assert after.status_code == 200 and "sub" in after.text
+
+
+def refresh(provider, tokens: dict) -> requests.Response:
+    return requests.post(
+        f"{provider.url}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        | SECRET_IN_BODY,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def test_a_disabled_users_refresh_is_refused_with_invalid_grant(provider):
+    provider.add_user("sub-disabled", preferred_username="disabled")
+    tokens = tokens_for(provider, "sub-disabled")
+    provider.disable_user("sub-disabled")
+    try:
+        refused = refresh(provider, tokens)
+        assert refused.status_code == 400, refused.text
+        assert refused.json() == {
+            "error": "invalid_grant",
+            "error_description": "User is disabled.",
+        }
+        assert authorize(provider, "sub-disabled").status_code == 400
+    finally:
+        provider.disable_user("sub-disabled", False)
+    assert refresh(provider, tokens).status_code == 200
+
+
+def test_revoked_tokens_are_refused_with_invalid_grant(provider):
+    provider.add_user("sub-revoked", preferred_username="revoked")
+    tokens = tokens_for(provider, "sub-revoked")
+    assert refresh(provider, tokens).status_code == 200
+    provider.revoke_tokens("sub-revoked")
+    refused = refresh(provider, tokens)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_grant"
+
+
+def test_the_token_endpoint_can_fail_as_in_an_outage(provider):
+    provider.add_user("sub-outage", preferred_username="outage")
+    tokens = tokens_for(provider, "sub-outage")
+    provider.token_endpoint_fails(503)
+    try:
+        assert refresh(provider, tokens).status_code == 503
+    finally:
+        provider.token_endpoint_fails(None)
+    assert refresh(provider, tokens).status_code == 200

@@ -8,6 +8,7 @@ from users.names import (
     home_directory_for,
     normalise_group_name,
     normalise_username,
+    username_claim_problem,
     username_problem,
 )
 
@@ -18,6 +19,20 @@ from users.names import (
 )
 def test_normalise_lowercases_and_trims(raw, normalised):
     assert normalise_username(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\u212aate",  # KELVIN SIGN, which str.lower() makes the k of "kate"
+        "\u0130lker",  # LATIN CAPITAL I WITH DOT ABOVE, lowercased to i and a combining dot
+        "J\u00c9",  # É
+        "\uff21lice",  # FULLWIDTH A
+    ],
+)
+def test_only_a_to_z_are_lowercased_so_other_letters_are_refused(raw):
+    assert normalise_username(raw) != raw.lower()
+    assert username_problem(normalise_username(raw)).startswith("is not a valid hub username")
 
 
 @pytest.mark.parametrize(
@@ -154,3 +169,22 @@ def test_invalid_group_name_message_states_the_rule():
     assert group_name_problem("course:2024") == (
         "is not a valid group name (use at most 128 of letters, digits and + = . @ - _)"
     )
+
+
+@pytest.mark.parametrize("claim", ["kate", "KATE", "Jane.Doe@Uni.NL"])
+def test_a_claim_may_differ_from_its_hub_username_in_a_to_z_only(claim):
+    assert username_claim_problem(claim) is None
+
+
+@pytest.mark.parametrize(
+    ("claim", "problem"),
+    [
+        ("\u212aate", "is not a valid hub username"),
+        (" kate", "has whitespace"),
+        ("kate\n", "has whitespace"),
+        ("ka/te", "has a '/'"),
+        (["kate"], "is not a string (it is list)"),
+    ],
+)
+def test_a_claim_is_checked_as_sent_nothing_trimmed_or_folded(claim, problem):
+    assert username_claim_problem(claim).startswith(problem)
