@@ -1,7 +1,8 @@
 """The hub's login: Cognito through oauthenticator, with the rules that keep each user who they are.
 
-- A hub username belongs to the identity (`sub`) that first logged in with it, because users can
-  edit `preferred_username` in Cognito unless the app client forbids it.
+- A hub username belongs to the identity (`sub`) that first logged in with it: a name claim can
+  change hands (an existing pool's `preferred_username`, which users edit unless the app client
+  forbids it; a Cognito username deleted and made again).
 - The lists decide, at every start: a user already in the hub's database whom they no longer admit
   is removed (JupyterHub's own `delete_invalid_users`), ending their sessions, tokens and servers.
 - With auth state kept (JUPYTERHUB_CRYPT_KEY), each user's tokens are renewed every

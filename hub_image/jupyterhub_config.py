@@ -1,5 +1,6 @@
-# JupyterHub with AWS Cognito login, for listed users and groups only, servers in this container.
-# Configured only through environment variables; a bad one stops the hub with one line.
+# JupyterHub with AWS Cognito login, for listed users and groups only, each user's server in a
+# task (on AWS) or container (here) of its own. Configured only through environment variables;
+# a bad one stops the hub with one line.
 import ipaddress
 import os
 import sys
@@ -10,7 +11,10 @@ import jwt
 from tornado import web
 from traitlets.log import get_logger
 
+from hub_image.one_hub import hold_the_database
+from hub_image.spawner import engine, user_servers
 from hub_image.user_lists import lists_at_start
+from hub_image.user_servers import UserServersError
 from users.lists import UserListError
 from users.names import USERNAME_PATTERN, group_name_problem, username_claim_problem
 
@@ -88,7 +92,9 @@ scope = os.environ.get("OAUTH_SCOPE", "openid,profile,email")
 c.GenericOAuthenticator.scope = [part.strip() for part in scope.split(",") if part.strip()]
 login_service = os.environ.get("OAUTH_LOGIN_SERVICE_NAME", "AWS Cognito")
 c.GenericOAuthenticator.login_service = login_service
-username_key = os.environ.get("OAUTH_LOGIN_USERNAME_KEY", "preferred_username")
+# Cognito's own username: nobody can change it (preferred_username, which users can, is a choice
+# for an existing pool that locks it).
+username_key = os.environ.get("OAUTH_LOGIN_USERNAME_KEY", "username")
 
 
 def username_from(user_info):
@@ -230,9 +236,25 @@ if os.environ.get("JUPYTERHUB_CRYPT_KEY", "").strip():
     # Servers report to the hub each minute, which triggers the check for users only in JupyterLab.
     c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(min(60, refresh_age))}
 
-# Each user's JupyterLab runs here as their own Unix account, home directory on /home.
-c.JupyterHub.spawner_class = "hub_image.spawner.AccountSpawner"
+# Each user's server is a task (or container) of its own, from the user image, as their own uid
+# with their home only; the engine is ECS on AWS, the local Docker engine elsewhere.
+c.JupyterHub.spawner_class = "hub_image.spawner.TaskSpawner"
+c.TaskSpawner.homes = os.environ.get("HOMES", "/home")
 c.Spawner.default_url = "/lab"
+# What servers run, from the object `pulumi up` writes or from the environment: good at start.
+try:
+    user_servers().current()
+except UserServersError as error:
+    raise SystemExit(str(error)) from None
+# Servers outlive the hub: a restarted hub finds each one again (poll) and puts its route back.
+c.JupyterHub.cleanup_servers = False
+# The hub's API, which each server calls, on the hub's own addresses (on AWS, a security group
+# admits only the servers to it); servers reach it at the address the engine knows for it.
+c.JupyterHub.hub_ip = os.environ.get("HUB_IP", "0.0.0.0")  # noqa: S104
+servers_engine = engine()  # its settings, checked at start
+c.JupyterHub.hub_connect_ip = (
+    os.environ.get("HUB_CONNECT_IP", "").strip() or servers_engine.hub_address()
+)
 
 # Cookie secret (unless JPY_COOKIE_SECRET) and database outlive restarts, so no one is logged out.
 data_dir = Path(os.environ.get("JUPYTERHUB_DATA_DIR", "/srv/jupyterhub/data"))
@@ -241,12 +263,28 @@ data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 data_dir.chmod(0o700)
 c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.db_url = os.environ.get("JUPYTERHUB_DB_URL", f"sqlite:///{data_dir}/jupyterhub.sqlite")
+# SQLite on EFS, written by one hub only: a second waits here until the first has stopped.
+database_lock = hold_the_database(data_dir, get_logger())
 
 # Idle servers are stopped, by a service that may do that and nothing more.
 cull_timeout = seconds("JUPYTERHUB_CULL_IDLE_TIMEOUT", "3600")
 culler_command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={cull_timeout}"]
-c.JupyterHub.services = [{"name": "idle-culler", "command": culler_command}]
+# Servers' tasks the hub has no record of are stopped, by a service that sees only the records.
+orphans_every = seconds("ORPHANS_INTERVAL_SECONDS", "300")
+orphans_command = [sys.executable, "-m", "hub_image.orphans", f"--interval={orphans_every}"]
+# It reaches the engine as the hub does: the servers' settings, and AWS's or docker's own.
+engine_environment = {
+    name: value
+    for name, value in os.environ.items()
+    if name.startswith(("SERVERS_", "AWS_", "ECS_", "DOCKER_")) or name == "PYTHONPATH"
+}
+c.JupyterHub.services = [
+    {"name": "idle-culler", "command": culler_command},
+    {"name": "orphans", "command": orphans_command, "environment": engine_environment},
+]
 culler_scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+orphans_scopes = ["list:users", "read:servers", "admin:server_state"]
 c.JupyterHub.load_roles = [
-    {"name": "idle-culler", "scopes": culler_scopes, "services": ["idle-culler"]}
+    {"name": "idle-culler", "scopes": culler_scopes, "services": ["idle-culler"]},
+    {"name": "orphans", "scopes": orphans_scopes, "services": ["orphans"]},
 ]

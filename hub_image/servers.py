@@ -30,7 +30,8 @@ class Server:
     """One user's server, as the hub starts it."""
 
     username: str  # the hub username
-    account: str  # its home directory's name, also the task's and container's
+    account: str  # the user's name in their server, also in their task's and container's names
+    home: str  # their home directory's name: /home/<home> in the server and on the file system
     uid: int  # the uid it runs as, which owns its home
     image: str  # the user image, by digest
     cpu: int  # CPU units: 1024 is one vCPU
@@ -65,6 +66,9 @@ class ServerEngine(Protocol):
     def tasks(self) -> list[Task]:
         """Every server task this hub has started that has not stopped."""
 
+    def hub_address(self) -> str:
+        """Where servers reach the hub's API: an address of the hub's own, on their network."""
+
 
 class EngineError(RuntimeError):
     """The engine refused to start a server; JupyterHub shows the message on the spawn page."""
@@ -72,3 +76,48 @@ class EngineError(RuntimeError):
     @property
     def jupyterhub_message(self) -> str:
         return str(self)
+
+
+def engine_from(environ) -> ServerEngine:
+    """The engine the environment names (SERVERS_ENGINE: ecs or docker) with its settings; a
+    missing or bad one stops the hub at start with one line naming it."""
+
+    def required(name: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            raise SystemExit(f"{name}: is not set; SERVERS_ENGINE={kind} needs it")
+        return value
+
+    kind = environ.get("SERVERS_ENGINE", "").strip()
+    if kind == "ecs":
+        from hub_image.servers_on_ecs import EcsServers, EcsSettings
+
+        return EcsServers(
+            EcsSettings(
+                cluster=required("SERVERS_CLUSTER"),
+                subnets=required("SERVERS_SUBNETS").split(","),
+                security_group=required("SERVERS_SECURITY_GROUP"),
+                execution_role_arn=required("SERVERS_EXECUTION_ROLE_ARN"),
+                task_role_arn=required("SERVERS_TASK_ROLE_ARN"),
+                file_system_id=required("SERVERS_FILE_SYSTEM_ID"),
+                log_group=required("SERVERS_LOG_GROUP"),
+                family=required("SERVERS_FAMILY"),
+                cpu_architecture=required("SERVERS_CPU_ARCHITECTURE"),
+                hub=required("SERVERS_HUB"),
+            )
+        )
+    if kind == "docker":
+        from hub_image.servers_on_docker import DockerServers, DockerSettings
+
+        hub = required("SERVERS_HUB")
+        return DockerServers(
+            DockerSettings(
+                hub=hub,
+                network=environ.get("SERVERS_NETWORK", "").strip() or f"{hub}-servers",
+                homes=required("SERVERS_HOMES_ON_HOST"),
+            )
+        )
+    raise SystemExit(
+        f"SERVERS_ENGINE: must be ecs (users' servers as ECS tasks) or docker (as containers "
+        f"on this machine's Docker engine), got {kind!r}"
+    )

@@ -37,12 +37,18 @@ class DockerSettings:
 class DockerServers:
     """The ServerEngine on the local Docker engine (hub_image/servers.py)."""
 
-    def __init__(self, settings: DockerSettings, client: docker.DockerClient | None = None):
+    def __init__(self, settings: DockerSettings):
         self.settings = settings
-        self.client = client or docker.from_env(timeout=60)
+        self._client = None
 
-    def network_gateway(self) -> str:
-        """The servers' network (made if missing): the address where they reach the hub."""
+    @property
+    def client(self) -> docker.DockerClient:
+        # Made at first use: the client asks the engine its version as it is made.
+        self._client = self._client or docker.from_env(timeout=60)
+        return self._client
+
+    def hub_address(self) -> str:
+        """The servers' network (made if missing): its gateway is where they reach the hub."""
         try:
             network = self.client.networks.get(self.settings.network)
         except docker.errors.NotFound:
@@ -77,8 +83,8 @@ class DockerServers:
                 memswap_limit=f"{server.memory}m",
                 nano_cpus=server.cpu * 10**9 // 1024,
                 volumes={
-                    f"{self.settings.homes}/{server.account}": {
-                        "bind": f"/home/{server.account}",
+                    f"{self.settings.homes}/{server.home}": {
+                        "bind": f"/home/{server.home}",
                         "mode": "rw",
                     }
                 },

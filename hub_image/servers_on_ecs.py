@@ -7,6 +7,8 @@ registers a new revision, which new servers run; running ones keep theirs until 
 """
 
 import json
+import os
+import urllib.request
 from dataclasses import dataclass
 
 import boto3
@@ -151,6 +153,18 @@ class EcsServers:
             found += [_task(task) for task in answer["tasks"]]
         return [task for task in found if task.state != STOPPED]
 
+    def hub_address(self) -> str:
+        """The hub task's own private address, as ECS's task metadata endpoint gives it."""
+        endpoint = os.environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
+        if not endpoint:
+            raise SystemExit(
+                "ECS_CONTAINER_METADATA_URI_V4: is not set; outside ECS, set HUB_CONNECT_IP to "
+                "an address of the hub that its users' servers reach"
+            )
+        with urllib.request.urlopen(endpoint, timeout=10) as answer:  # noqa: S310 (ECS's own)
+            metadata = json.load(answer)
+        return metadata["Networks"][0]["IPv4Addresses"][0]
+
     def _access_point(self, server: Server) -> str:
         """The user's own access point: their uid for every file operation, their home as root."""
         for page in self.efs.get_paginator("describe_access_points").paginate(
@@ -158,20 +172,19 @@ class EcsServers:
         ):
             for point in page["AccessPoints"]:
                 tags = {tag["Key"]: tag["Value"] for tag in point.get("Tags", [])}
-                if tags.get(HOME_TAG) == server.account:
-                    if point.get("PosixUser", {}).get("Uid") != server.uid:
-                        raise EngineError(
-                            f"the access point {point['AccessPointId']} of {server.account} is "
-                            f"for another uid than {server.uid}; an admin must delete it"
-                        )
+                if tags.get(HOME_TAG) != server.home:
+                    continue
+                if point.get("PosixUser", {}).get("Uid") == server.uid:
                     return point["AccessPointId"]
+                # The home was released to another identity, with a new uid: its old door goes.
+                self.efs.delete_access_point(AccessPointId=point["AccessPointId"])
         point = self.efs.create_access_point(
-            # The same token for the same home: a retried start makes no second access point.
-            ClientToken=f"home-{server.account}",
+            # The same token for the same home and uid: a retried start makes no second one.
+            ClientToken=f"{server.home}-{server.uid}"[-64:],
             FileSystemId=self.settings.file_system_id,
             PosixUser={"Uid": server.uid, "Gid": server.uid},
             RootDirectory={
-                "Path": f"/home/{server.account}",
+                "Path": f"/home/{server.home}",
                 "CreationInfo": {
                     "OwnerUid": server.uid,
                     "OwnerGid": server.uid,
@@ -179,7 +192,7 @@ class EcsServers:
                 },
             },
             Tags=[
-                {"Key": HOME_TAG, "Value": server.account},
+                {"Key": HOME_TAG, "Value": server.home},
                 {"Key": HUB_TAG, "Value": self.settings.hub},
             ],
         )
@@ -203,7 +216,7 @@ class EcsServers:
 
     def _definition(self, server: Server, family: str, access_point: str) -> dict:
         """RegisterTaskDefinition's request for a user's server (cpu and memory per RunTask)."""
-        home = f"/home/{server.account}"
+        home = f"/home/{server.home}"
         return {
             "family": family,
             "requiresCompatibilities": ["FARGATE"],

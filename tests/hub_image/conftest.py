@@ -90,6 +90,13 @@ def hub_environment(provider: Provider, hub_url: str, data_dir: Path, **settings
         "JUPYTERHUB_DATA_DIR": str(data_dir),
         # As on AWS: auth state (refresh tokens) kept, encrypted with this key.
         "JUPYTERHUB_CRYPT_KEY": CRYPT_KEY,
+        # Users' servers as containers here; these hubs start none (LOCAL_SERVERS), so the engine
+        # is never asked where servers reach the hub.
+        "SERVERS_ENGINE": "docker",
+        "SERVERS_HUB": "hub-tests",
+        "SERVERS_HOMES_ON_HOST": str(data_dir.parent / "home"),
+        "USER_IMAGE": "serverless-hub-user:tests",
+        "HUB_CONNECT_IP": "127.0.0.1",
     }
     env.update(settings)
     return {name: value for name, value in env.items() if value is not None}
@@ -122,6 +129,17 @@ CONFIG_VARIABLES = [
     "JUPYTERHUB_AUTH_REFRESH_AGE",
     "USER_LISTS_URL",
     "USER_LISTS_REFRESH_SECONDS",
+    "SERVERS_ENGINE",
+    "SERVERS_HUB",
+    "SERVERS_HOMES_ON_HOST",
+    "SERVERS_NETWORK",
+    "USER_IMAGE",
+    "SERVER_SIZES",
+    "USER_SERVERS_URL",
+    "HUB_IP",
+    "HUB_CONNECT_IP",
+    "HOMES",
+    "ORPHANS_INTERVAL_SECONDS",
     # boto3 reads these for the config, when the lists are in S3.
     "AWS_ENDPOINT_URL_S3",
     "AWS_ACCESS_KEY_ID",
@@ -146,14 +164,17 @@ def load_config(monkeypatch, tmp_path):
     return load
 
 
-def hub_command(port: int) -> list[str]:
-    """jupyterhub with our config; only ports come from the command line, to run side by side."""
+def hub_command(port: int, api_host: str = "127.0.0.1") -> list[str]:
+    """jupyterhub with our config; only ports come from the command line, to run side by side.
+
+    The hub's API listens on `api_host`: every address (0.0.0.0) for a hub whose users' servers,
+    in containers, call it."""
     return [
         str(JUPYTERHUB),
         "--config",
         str(CONFIG),
         f"--JupyterHub.bind_url=http://127.0.0.1:{port}",
-        f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
+        f"--JupyterHub.hub_bind_url=http://{api_host}:{free_port()}",
         f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
     ]
 
@@ -164,6 +185,7 @@ def start_hub(
     port: int | None = None,
     options=(),
     host: str = "127.0.0.1",
+    api_host: str = "127.0.0.1",
     **settings,
 ) -> Hub:
     """Start the hub (working directory and data in `workdir`) and wait until it is healthy.
@@ -182,7 +204,7 @@ def start_hub(
     log = workdir / f"hub-{port}-{time.monotonic_ns()}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*hub_command(port), *options],
+            [*hub_command(port, api_host), *options],
             env=hub_environment(provider, url, data_dir, **settings),
             cwd=workdir,
             stdout=out,

@@ -8,6 +8,7 @@ import pytest
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
 
+from hub_image.spawner import engine, user_servers
 from users.names import HOME_ROOT
 
 COGNITO = "https://myhub.auth.eu-west-1.amazoncognito.com"
@@ -42,8 +43,8 @@ def test_defaults(load_config, tmp_path):
     oauth = config.GenericOAuthenticator
     assert oauth.scope == ["openid", "profile", "email"]
     assert oauth.login_service == "AWS Cognito"
-    assert oauth.username_claim({"preferred_username": "alice", "email": "a@b.c"}) == "alice"
-    assert config.JupyterHub.spawner_class == "hub_image.spawner.AccountSpawner"
+    assert oauth.username_claim({"username": "alice", "email": "a@b.c"}) == "alice"
+    assert config.JupyterHub.spawner_class == "hub_image.spawner.TaskSpawner"
     data_dir = tmp_path / "data"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert config.JupyterHub.cookie_secret_file == f"{data_dir}/jupyterhub_cookie_secret"
@@ -64,7 +65,7 @@ def test_optional_settings_from_the_environment(load_config):
     assert (oauth.scope, oauth.login_service) == (["openid", "email"], "TU Delft")
     assert oauth.username_claim({"email": "jane.doe@uni.nl"}) == "jane.doe@uni.nl"
     with pytest.raises(web.HTTPError) as refusal:
-        oauth.username_claim({"preferred_username": "jane"})
+        oauth.username_claim({"username": "jane"})
     assert refusal.value.status_code == 403
     assert refusal.value.log_message == "TU Delft sent no 'email' for this account"
     assert config.JupyterHub.db_url == "postgresql://hub@db/hub"
@@ -87,19 +88,87 @@ def test_username_pattern_refuses_names_the_hub_cannot_house(load_config):
         assert not authenticator.validate_username(name), name
 
 
-def test_idle_culler_has_only_the_scopes_it_needs(load_config):
+def test_each_service_has_only_the_scopes_it_needs(load_config):
     config = load_config()
-    [service] = config.JupyterHub.services
-    [role] = config.JupyterHub.load_roles
-    assert service["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
-    assert "admin" not in service
-    assert role["services"] == [service["name"]]
-    assert sorted(role["scopes"]) == [
+    services = {service["name"]: service for service in config.JupyterHub.services}
+    roles = {role["name"]: role for role in config.JupyterHub.load_roles}
+    assert services["idle-culler"]["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
+    assert services["orphans"]["command"][1:3] == ["-m", "hub_image.orphans"]
+    assert not any("admin" in service for service in services.values())
+    assert {name: role["services"] for name, role in roles.items()} == {
+        name: [name] for name in services
+    }
+    assert sorted(roles["idle-culler"]["scopes"]) == [
         "delete:servers",
         "list:users",
         "read:servers",
         "read:users:activity",
     ]
+    # It reads which task each server is (their state) and stops none through the hub.
+    assert sorted(roles["orphans"]["scopes"]) == [
+        "admin:server_state",
+        "list:users",
+        "read:servers",
+    ]
+    # It reaches the engine as the hub does, and nothing else of the hub's environment.
+    environment = services["orphans"]["environment"]
+    assert environment["SERVERS_ENGINE"] == "docker"
+    assert "JUPYTERHUB_CRYPT_KEY" not in environment and "OAUTH_CLIENT_SECRET" not in environment
+
+
+def test_users_servers_are_tasks_that_outlive_the_hub(load_config):
+    config = load_config()
+    assert config.JupyterHub.spawner_class == "hub_image.spawner.TaskSpawner"
+    assert config.JupyterHub.cleanup_servers is False
+    assert engine().settings.hub == "hub-tests"
+    servers = user_servers().current()
+    assert servers.image == "serverless-hub-user:tests"
+    assert [size.label() for size in servers.sizes] == ["standard: 1 vCPU, 4 GB"]
+    every_address = "0.0.0.0"  # noqa: S104 (the hub's API, as the servers reach it)
+    assert (config.JupyterHub.hub_ip, config.JupyterHub.hub_connect_ip) == (
+        every_address,
+        "127.0.0.1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"SERVERS_ENGINE": None},
+            "SERVERS_ENGINE: must be ecs (users' servers as ECS tasks) or docker (as containers on "
+            "this machine's Docker engine), got ''",
+        ),
+        (
+            {"SERVERS_ENGINE": "ecs"},
+            "SERVERS_CLUSTER: is not set; SERVERS_ENGINE=ecs needs it",
+        ),
+        (
+            {"SERVERS_HOMES_ON_HOST": None},
+            "SERVERS_HOMES_ON_HOST: is not set; SERVERS_ENGINE=docker needs it",
+        ),
+        ({"USER_IMAGE": None}, "USER_IMAGE, SERVER_SIZES: image must name the user image"),
+        (
+            {"SERVER_SIZES": "[{'name': 'big'}]"},
+            "SERVER_SIZES: not valid JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 3 (char 2))",
+        ),
+        (
+            {"SERVER_SIZES": '[{"name": "big", "cpu": 4096}]'},
+            "USER_IMAGE, SERVER_SIZES: sizes[0] must have a name, cpu, memory and optionally "
+            "groups",
+        ),
+        (
+            {"USER_SERVERS_URL": "https://bucket/key"},
+            "USER_SERVERS_URL: must be s3://<bucket>/<key> with a valid bucket name "
+            "(got 'https://bucket/key')",
+        ),
+    ],
+)
+def test_a_bad_servers_setting_stops_the_hub_naming_it(load_config, settings, message):
+    with pytest.raises(SystemExit) as stopped:
+        load_config(**settings)
+    assert str(stopped.value) == message
 
 
 # Groups
@@ -259,7 +328,7 @@ def test_loopback_http_stays_as_it_is(load_config):
 
 def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):
     username_claim = load_config().GenericOAuthenticator.username_claim
-    assert username_claim({"preferred_username": "Jane.Doe@Uni.NL"}) == "Jane.Doe@Uni.NL"
+    assert username_claim({"username": "Jane.Doe@Uni.NL"}) == "Jane.Doe@Uni.NL"
 
 
 @pytest.mark.parametrize(
@@ -275,10 +344,10 @@ def test_an_ascii_upper_case_username_claim_is_lowercased_later(load_config):
 def test_a_username_claim_is_checked_as_sent(load_config, claim, problem):
     username_claim = load_config().GenericOAuthenticator.username_claim
     with pytest.raises(web.HTTPError) as refusal:
-        username_claim({"preferred_username": claim})
+        username_claim({"username": claim})
     assert refusal.value.status_code == 403
     assert refusal.value.log_message.startswith(
-        f"AWS Cognito sent the preferred_username {claim!r}, which {problem}"
+        f"AWS Cognito sent the username {claim!r}, which {problem}"
     )
 
 

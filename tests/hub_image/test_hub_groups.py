@@ -32,7 +32,7 @@ def me(session, hub) -> dict:
 
 
 def test_allowed_group_member_gets_in_under_the_username_claim(provider, hub):
-    provider.add_user("sub-stu1", preferred_username="Stu1@Uni.nl", **{GROUPS: ["Students"]})
+    provider.add_user("sub-stu1", username="Stu1@Uni.nl", **{GROUPS: ["Students"]})
     session, callback = login(hub, "sub-stu1")
     assert callback.status_code == 302, callback.text
     user = me(session, hub)
@@ -41,7 +41,7 @@ def test_allowed_group_member_gets_in_under_the_username_claim(provider, hub):
 
 
 def test_admin_group_member_is_admin(provider, hub):
-    provider.add_user("sub-boss", preferred_username="boss", **{GROUPS: ["hub-admins"]})
+    provider.add_user("sub-boss", username="boss", **{GROUPS: ["hub-admins"]})
     session, callback = login(hub, "sub-boss")
     assert callback.status_code == 302, callback.text
     assert me(session, hub)["admin"] is True
@@ -58,7 +58,7 @@ def test_admin_group_member_is_admin(provider, hub):
     ],
 )
 def test_member_of_no_listed_group_gets_403(provider, hub, groups):
-    provider.add_user("sub-outsider", preferred_username="outsider", **{GROUPS: groups})
+    provider.add_user("sub-outsider", username="outsider", **{GROUPS: groups})
     session, callback = login(hub, "sub-outsider")
     assert callback.status_code == 403
     assert "not currently authorized to use this hub" in callback.text
@@ -66,11 +66,11 @@ def test_member_of_no_listed_group_gets_403(provider, hub, groups):
 
 
 def test_removed_from_the_admin_group_loses_admin_at_next_login(provider, hub):
-    provider.add_user("sub-ta", preferred_username="ta", **{GROUPS: ["hub-admins", "Teachers"]})
+    provider.add_user("sub-ta", username="ta", **{GROUPS: ["hub-admins", "Teachers"]})
     first, _ = login(hub, "sub-ta")
     assert get(first, hub, "/hub/admin").status_code == 200
     # An operator removes ta from hub-admins in Cognito; no change to the hub.
-    provider.add_user("sub-ta", preferred_username="ta", **{GROUPS: ["Teachers"]})
+    provider.add_user("sub-ta", username="ta", **{GROUPS: ["Teachers"]})
     second, callback = login(hub, "sub-ta")
     assert callback.status_code == 302, callback.text
     assert me(second, hub)["admin"] is False
@@ -81,8 +81,8 @@ def test_removed_from_the_admin_group_loses_admin_at_next_login(provider, hub):
 
 
 def test_listed_users_keep_working_alongside_groups(provider, hub):
-    provider.add_user("sub-admin1", preferred_username="admin1")
-    provider.add_user("sub-alice", preferred_username="alice")
+    provider.add_user("sub-admin1", username="admin1")
+    provider.add_user("sub-alice", username="alice")
     admin, admin_in = login(hub, "sub-admin1")
     alice, alice_in = login(hub, "sub-alice")
     assert (admin_in.status_code, alice_in.status_code) == (302, 302)
@@ -103,18 +103,18 @@ def test_listed_users_keep_working_alongside_groups(provider, hub):
 )
 def test_malformed_groups_claim_means_no_groups(provider, hub, claim):
     # Refused as a non-member would be (403, not 500); listed users still get in.
-    provider.add_user("sub-odd", preferred_username="odd", **{GROUPS: claim})
+    provider.add_user("sub-odd", username="odd", **{GROUPS: claim})
     _, callback = login(hub, "sub-odd")
     assert callback.status_code == 403
     assert "not currently authorized to use this hub" in callback.text
-    provider.add_user("sub-alice", preferred_username="alice", **{GROUPS: claim})
+    provider.add_user("sub-alice", username="alice", **{GROUPS: claim})
     alice, alice_in = login(hub, "sub-alice")
     assert alice_in.status_code == 302, alice_in.text
     assert me(alice, hub)["groups"] == []
 
 
 def test_missing_groups_claim_means_no_groups(provider, hub):
-    provider.add_user("sub-nogroups", preferred_username="nogroups")
+    provider.add_user("sub-nogroups", username="nogroups")
     _, callback = login(hub, "sub-nogroups")
     assert callback.status_code == 403
     assert "not currently authorized to use this hub" in callback.text

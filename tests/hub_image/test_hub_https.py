@@ -59,7 +59,7 @@ def set_cookies(response) -> dict[str, str]:
 
 
 def test_cookies_are_secure_and_answers_carry_hsts(provider, hub):
-    provider.add_user("sub-tls", preferred_username="tls")
+    provider.add_user("sub-tls", username="tls")
     session = behind_the_load_balancer(hub)
     to_provider = session.get(
         f"{hub.public_url}/hub/oauth_login", allow_redirects=False, timeout=REQUEST_TIMEOUT

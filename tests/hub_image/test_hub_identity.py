@@ -49,11 +49,11 @@ def hub(provider, tmp_path_factory):
 
 
 def test_a_second_identity_cannot_take_a_bound_name(provider, hub):
-    provider.add_user("sub-first-x", preferred_username="x")
-    provider.add_user("sub-other-x", preferred_username="X")
+    provider.add_user("sub-first-x", username="x")
+    provider.add_user("sub-other-x", username="X")
     first, first_in = login(hub, "sub-first-x")
     assert first_in.status_code == 302, first_in.text
-    # Another account that set its preferred_username to x.
+    # Another account with the name x (a name deleted and made again, or an editable claim).
     intruder, refused = login(hub, "sub-other-x")
     assert refused.status_code == 403
     page = html.unescape(refused.text)
@@ -65,7 +65,7 @@ def test_a_second_identity_cannot_take_a_bound_name(provider, hub):
     assert again.status_code == 302, again.text
 
     # An admin deletes x on the admin page: the name is free for the other identity.
-    provider.add_user("sub-admin1", preferred_username="admin1")
+    provider.add_user("sub-admin1", username="admin1")
     admin, _ = login(hub, "sub-admin1")
     assert api(admin, hub, "DELETE", "/users/x").status_code == 204
     assert logged_out(first, hub)
@@ -78,7 +78,7 @@ def test_a_second_identity_cannot_take_a_bound_name(provider, hub):
 
 def test_a_login_without_sub_is_refused_with_403():
     authenticator = CognitoAuthenticator(login_service="AWS Cognito")
-    model = {"name": "x", "admin": None, "auth_state": {"oauth_user": {"preferred_username": "x"}}}
+    model = {"name": "x", "admin": None, "auth_state": {"oauth_user": {"username": "x"}}}
     with pytest.raises(web.HTTPError) as refusal:
         authenticator.bind_identity(None, model)
     assert refusal.value.status_code == 403
@@ -90,10 +90,10 @@ def test_a_login_without_sub_is_refused_with_403():
 
 def test_binding_and_removal_at_restart(provider, tmp_path):
     """The binding outlives the hub process; someone taken off the list is removed at start."""
-    provider.add_user("sub-ann", preferred_username="ann")
-    provider.add_user("sub-ben", preferred_username="ben")
-    provider.add_user("sub-fake-ann", preferred_username="ann")
-    provider.add_user("sub-boss", preferred_username="boss")
+    provider.add_user("sub-ann", username="ann")
+    provider.add_user("sub-ben", username="ben")
+    provider.add_user("sub-fake-ann", username="ann")
+    provider.add_user("sub-boss", username="boss")
     first = start_hub(provider, tmp_path / "hub", ADMIN_USERS="boss", ALLOWED_USERS="ann ben")
     try:
         ann, ann_in = login(first, "sub-ann")
@@ -126,7 +126,7 @@ def test_binding_and_removal_at_restart(provider, tmp_path):
         second.stop()
 
     # ben is listed again, with a new identity (his Cognito user was deleted and made anew).
-    provider.add_user("sub-ben-again", preferred_username="ben")
+    provider.add_user("sub-ben-again", username="ben")
     third = start_hub(
         provider, tmp_path / "hub", port=port, ADMIN_USERS="boss", ALLOWED_USERS="ann ben"
     )
@@ -157,14 +157,14 @@ def groups_hub(provider, tmp_path_factory):
 
 def test_leaving_the_allowed_group_ends_access_while_logged_in(provider, groups_hub):
     hub = groups_hub
-    provider.add_user("sub-leaver", preferred_username="leaver", **{GROUPS: ["students"]})
-    provider.add_user("sub-stayer", preferred_username="stayer", **{GROUPS: ["students"]})
+    provider.add_user("sub-leaver", username="leaver", **{GROUPS: ["students"]})
+    provider.add_user("sub-stayer", username="stayer", **{GROUPS: ["students"]})
     leaver, leaver_in = login(hub, "sub-leaver")
     stayer, stayer_in = login(hub, "sub-stayer")
     assert (leaver_in.status_code, stayer_in.status_code) == (302, 302)
     token = token_for(leaver, hub, "leaver")
     # An operator takes leaver out of the group in Cognito; nothing changes on the hub.
-    provider.add_user("sub-leaver", preferred_username="leaver", **{GROUPS: []})
+    provider.add_user("sub-leaver", username="leaver", **{GROUPS: []})
     wait_for(
         lambda: logged_out(leaver, hub),
         REFUSAL_DEADLINE,
@@ -174,7 +174,7 @@ def test_leaving_the_allowed_group_ends_access_while_logged_in(provider, groups_
     _, again = login(hub, "sub-leaver")
     assert again.status_code == 403
     # A member who stays is refreshed too: joining the admin group makes them admin, still in.
-    provider.add_user("sub-stayer", preferred_username="stayer", **{GROUPS: ["hub-admins"]})
+    provider.add_user("sub-stayer", username="stayer", **{GROUPS: ["hub-admins"]})
     wait_for(
         lambda: get(stayer, hub, "/hub/admin").status_code == 200,
         REFUSAL_DEADLINE,
@@ -184,11 +184,11 @@ def test_leaving_the_allowed_group_ends_access_while_logged_in(provider, groups_
 
 def test_leaving_the_admin_group_ends_admin_while_logged_in(provider, groups_hub):
     hub = groups_hub
-    provider.add_user("sub-ta", preferred_username="ta", **{GROUPS: ["hub-admins", "students"]})
+    provider.add_user("sub-ta", username="ta", **{GROUPS: ["hub-admins", "students"]})
     ta, ta_in = login(hub, "sub-ta")
     assert ta_in.status_code == 302, ta_in.text
     assert get(ta, hub, "/hub/admin").status_code == 200
-    provider.add_user("sub-ta", preferred_username="ta", **{GROUPS: ["students"]})
+    provider.add_user("sub-ta", username="ta", **{GROUPS: ["students"]})
     wait_for(
         lambda: get(ta, hub, "/hub/admin").status_code == 403,
         REFUSAL_DEADLINE,

@@ -50,7 +50,7 @@ def sign_in(session, hub):
 
 
 def test_logout_ends_the_provider_session_and_lands_on_the_login_page(provider, hub):
-    provider.add_user("sub-lou", preferred_username="lou")
+    provider.add_user("sub-lou", username="lou")
     shared_computer = browser()
     form = sign_in(shared_computer, hub)
     assert form.status_code == 200 and 'name="sub"' in form.text

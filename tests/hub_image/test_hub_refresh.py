@@ -45,7 +45,7 @@ def started_server(provider, session, hub, name: str) -> int:
     """Start the user's server through the API, as the home page's button does; its pid (which
     only an admin may read)."""
     assert api(session, hub, "POST", f"/users/{name}/server").status_code in (201, 202)
-    provider.add_user("sub-admin1", preferred_username="admin1")
+    provider.add_user("sub-admin1", username="admin1")
     admin, _ = login(hub, "sub-admin1")
 
     def ready():
@@ -81,7 +81,7 @@ def no_traceback(hub) -> None:
 def test_a_refused_refresh_stops_the_servers_and_asks_for_a_login(
     provider, hub, name, refuse, said
 ):
-    provider.add_user(f"sub-{name}", preferred_username=name)
+    provider.add_user(f"sub-{name}", username=name)
     session, callback = login(hub, f"sub-{name}")
     assert callback.status_code == 302, callback.text
     pid = started_server(provider, session, hub, name)
@@ -98,7 +98,7 @@ def test_a_refused_refresh_stops_the_servers_and_asks_for_a_login(
     )
     assert sent_to_login(session, hub, "/hub/spawn")
     assert get(session, hub, "/hub/login").status_code == 200
-    provider.add_user("sub-admin1", preferred_username="admin1")
+    provider.add_user("sub-admin1", username="admin1")
     admin, _ = login(hub, "sub-admin1")
     # The request that stopped it may still be finishing the stop (its process is gone already).
     wait_for(
@@ -110,7 +110,7 @@ def test_a_refused_refresh_stops_the_servers_and_asks_for_a_login(
 
 
 def test_a_spawn_after_a_refusal_lands_on_the_login_page(provider, hub):
-    provider.add_user("sub-spa", preferred_username="spa")
+    provider.add_user("sub-spa", username="spa")
     session, callback = login(hub, "sub-spa")
     assert callback.status_code == 302, callback.text
     logged_in = time.monotonic()
@@ -121,14 +121,14 @@ def test_a_spawn_after_a_refusal_lands_on_the_login_page(provider, hub):
     assert spawn.status_code == 302, spawn.text
     assert spawn.headers["location"].startswith("/hub/login?next="), spawn.headers
     assert log_lines(hub, "Refusing spa at refresh")
-    provider.add_user("sub-admin1", preferred_username="admin1")
+    provider.add_user("sub-admin1", username="admin1")
     admin, _ = login(hub, "sub-admin1")
     assert api(admin, hub, "GET", "/users/spa").json()["servers"] == {}
     no_traceback(hub)
 
 
 def test_an_outage_keeps_the_servers_and_the_next_refresh_lets_the_user_back(provider, hub):
-    provider.add_user("sub-out", preferred_username="out")
+    provider.add_user("sub-out", username="out")
     session, callback = login(hub, "sub-out")
     assert callback.status_code == 302, callback.text
     pid = started_server(provider, session, hub, "out")
@@ -154,7 +154,7 @@ def test_an_unreachable_provider_keeps_the_servers(tmp_path):
     with running_provider(free_port(), tmp_path / "provider.log") as gone:
         hub = start_hub_with_servers(gone, tmp_path / "hub", "far")
         try:
-            gone.add_user("sub-far", preferred_username="far")
+            gone.add_user("sub-far", username="far")
             session, callback = login(hub, "sub-far")
             assert callback.status_code == 302, callback.text
             pid = started_server(gone, session, hub, "far")
@@ -186,7 +186,7 @@ def test_why_a_spawn_does_not_refresh_again(provider, tmp_path):
         JUPYTERHUB_AUTH_REFRESH_AGE="3600",
     )
     try:
-        provider.add_user("sub-pre", preferred_username="pre")
+        provider.add_user("sub-pre", username="pre")
         session, callback = login(hub, "sub-pre")
         assert callback.status_code == 302, callback.text
         provider.disable_user("sub-pre")

@@ -186,9 +186,9 @@ def test_bad_setting_stops_the_hub_with_one_line(bad_starts, case):
 
 def test_restart_keeps_sessions_and_reads_the_lists_again(provider, tmp_path):
     """Cookie secret and database survive a restart; the new lists apply at the next login."""
-    provider.add_user("sub-bob", preferred_username="bob")
-    provider.add_user("sub-carol", preferred_username="carol")
-    provider.add_user("sub-dave", preferred_username="dave")
+    provider.add_user("sub-bob", username="bob")
+    provider.add_user("sub-carol", username="carol")
+    provider.add_user("sub-dave", username="dave")
     first = start_hub(
         provider, tmp_path / "hub", ADMIN_USERS="boss dave", ALLOWED_USERS="bob carol"
     )

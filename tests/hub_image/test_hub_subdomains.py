@@ -40,7 +40,7 @@ def set_cookies(response) -> dict[str, str]:
 
 
 def test_a_users_server_answers_on_its_own_subdomain(provider, hub):
-    provider.add_user("sub-jane-subdomains", preferred_username=JANE)
+    provider.add_user("sub-jane-subdomains", username=JANE)
     jane, callback = login(hub, "sub-jane-subdomains")
     assert callback.status_code == 302, callback.text
     # The hub's cookies name no Domain: browsers keep them to the hub's own host.

@@ -93,8 +93,8 @@ def still_the_same_hub(hub, pid: int) -> None:
 
 def test_added_users_get_in_and_removed_ones_are_out_within_the_interval(provider, s3, tmp_path):
     for name in ["boss", "ann", "ben", "cat"]:
-        provider.add_user(f"sub-live-{name}", preferred_username=name)
-    provider.add_user("sub-live-dot", preferred_username="dot", **{"cognito:groups": ["students"]})
+        provider.add_user(f"sub-live-{name}", username=name)
+    provider.add_user("sub-live-dot", username="dot", **{"cognito:groups": ["students"]})
     lists = {"admin_users": ["boss"], "allowed_groups": ["students"]}
     put_lists(s3, "live.json", allowed_users=["ann", "ben"], **lists)
     hub = start_hub(provider, tmp_path / "hub", **lists_settings(s3, "live.json"))
@@ -129,8 +129,8 @@ def test_added_users_get_in_and_removed_ones_are_out_within_the_interval(provide
 
 
 def test_a_removed_users_server_is_stopped(provider, s3, tmp_path):
-    provider.add_user("sub-server-boss", preferred_username="boss")
-    provider.add_user("sub-server-zed", preferred_username="zed-lists")
+    provider.add_user("sub-server-boss", username="boss")
+    provider.add_user("sub-server-zed", username="zed-lists")
     put_lists(s3, "servers.json", admin_users=["boss"], allowed_users=["zed-lists"])
     # Homes for these servers in the test's own directory.
     homes = f"--SimpleLocalProcessSpawner.home_dir_template={tmp_path}/{{username}}"
@@ -178,7 +178,7 @@ def test_a_removed_users_server_is_stopped(provider, s3, tmp_path):
 
 def test_admin_follows_the_lists_while_logged_in(provider, s3, tmp_path):
     for name in ["boss", "dana", "eve", "fay"]:
-        provider.add_user(f"sub-admins-{name}", preferred_username=name)
+        provider.add_user(f"sub-admins-{name}", username=name)
     put_lists(s3, "admins.json", admin_users=["boss", "dana"], allowed_users=["eve", "fay"])
     hub = start_hub(provider, tmp_path / "hub", **lists_settings(s3, "admins.json"))
     try:
@@ -210,7 +210,7 @@ def test_admin_follows_the_lists_while_logged_in(provider, s3, tmp_path):
 
 def test_bad_objects_change_nothing_are_logged_once_and_show_in_the_metrics(provider, s3, tmp_path):
     for name in ["boss", "gus", "hal", "ivy"]:
-        provider.add_user(f"sub-bad-{name}", preferred_username=name)
+        provider.add_user(f"sub-bad-{name}", username=name)
     put_lists(s3, "bad.json", admin_users=["boss"], allowed_users=["gus", "hal"])
     hub = start_hub(provider, tmp_path / "hub", **lists_settings(s3, "bad.json"))
     url = f"s3://{LISTS_BUCKET}/bad.json"

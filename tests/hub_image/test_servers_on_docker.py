@@ -27,7 +27,7 @@ def engine(user_image, tmp_path):
     homes.mkdir()
     settings = DockerSettings(hub=hub, network=f"{hub}-servers", homes=str(homes))
     made = DockerServers(settings)
-    made.network_gateway()
+    made.hub_address()
     yield made
     client = docker.from_env()
     for container in client.containers.list(
@@ -46,7 +46,7 @@ def server(engine, user_image, name: str, uid: int, command: list[str], memory=5
     # Paths in the server's own container, whose /tmp only its user has.
     runtime = "/tmp/runtime"  # noqa: S108
     environment = {"USER": name, "HOME": f"/home/{name}", "JUPYTER_RUNTIME_DIR": runtime}
-    return Server(name, name, uid, user_image, 256, memory, environment, command)
+    return Server(name, name, name, uid, user_image, 256, memory, environment, command)
 
 
 LISTEN = ["python3", "-m", "http.server", str(SERVER_PORT)]
@@ -100,7 +100,7 @@ def test_the_hub_reaches_a_server_and_no_server_reaches_another(engine, user_ima
     assert reach.exit_code != 0, "jane's server reached ben's"
     # ...though it reaches the hub (the network's gateway), as a server reaches the hub's API.
     assert (
-        engine.network_gateway()
+        engine.hub_address()
         == container.attrs["NetworkSettings"]["Networks"][engine.settings.network]["Gateway"]
     )
 

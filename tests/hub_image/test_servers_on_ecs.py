@@ -29,6 +29,7 @@ NEWER_IMAGE = IMAGE.replace("a" * 64, "b" * 64)
 JANE = Server(
     username="jane.doe@uni.nl",
     account="jane_doe_uni_nl",
+    home="jane_doe_uni_nl",
     uid=1001,
     image=IMAGE,
     cpu=1024,
@@ -177,10 +178,12 @@ def test_a_second_start_reuses_its_access_point_and_a_new_image_takes_a_new_revi
 def test_a_restarted_hub_finds_its_running_servers(account, checked):
     settings, _, _ = account
     jane = checked(EcsServers(settings)).start(JANE)
-    ben = Server(**{**JANE.__dict__, "username": "ben", "account": "ben", "uid": 1002})
+    ben = Server(
+        **{**JANE.__dict__, "username": "ben", "account": "ben", "home": "ben", "uid": 1002}
+    )
     bens = checked(EcsServers(settings)).start(ben)
     stopped = checked(EcsServers(settings)).start(
-        Server(**{**JANE.__dict__, "username": "cat", "account": "cat", "uid": 1003})
+        Server(**{**JANE.__dict__, "username": "cat", "account": "cat", "home": "cat", "uid": 1003})
     )
     EcsServers(settings).stop(stopped, "stopped by test")
     # A new hub: nothing in memory, only what ECS answers.
