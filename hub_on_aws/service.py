@@ -300,6 +300,12 @@ def task_policy(
             "Condition": {"StringEquals": {"elasticfilesystem:CreateAction": "CreateAccessPoint"}},
         },
         {"Action": "elasticfilesystem:DescribeAccessPoints", "Resource": file_system_arn},
+        # An access point of a home released to another identity (a new uid) goes.
+        {
+            "Action": "elasticfilesystem:DeleteAccessPoint",
+            "Resource": access_points,
+            "Condition": {"StringEquals": {"aws:ResourceTag/serverless-hub:hub": hub}},
+        },
     )
 
 
