@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/chp/node_modules/.bin:$(PATH)
 
 .PHONY: test try bench lint permissions
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt bootstrap/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt hub_image/requirements.txt user_image/requirements.txt bootstrap/requirements.txt
 	@echo "==> Creating $(VENV) with the pinned packages (the first time takes a few minutes)" >&2
 	@python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt >&2

@@ -1,4 +1,4 @@
-"""The benchmark: what a users-only change, a restart and a login cost, beside limits.
+"""The benchmark: what a users-only change, a restart, a login and a user's server cost.
 
 Uses the end-to-end setup: the program under mocks (AWS only is replaced), the Docker engine, a
 registry that wants a password, the test identity provider, all on loopback; for a fresh CI
@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,7 @@ LOGIN_POLL_SECONDS = 0.1
 MANY_NAMES = 2000
 ON_AWS = CONFIG | {"hubDomain": "hub.example.org", "hostedZoneId": "Z0123456789ABC"}
 MANY_RUNS = 3
+CONCURRENT_SERVERS = 10
 
 
 def say(message: str) -> None:
@@ -311,20 +313,16 @@ def blob_bytes(registry, repository: str, digest: str) -> int:
     return int(answer.headers["Content-Length"])
 
 
-def cold_start(image: str, base_image: str, provider_url: str) -> dict:
+def cold_start(images: dict[str, str], base_image: str, provider_url: str) -> dict:
     """Figure 3: `docker run` to the first 200 from /hub/health, ours vs the bare base image."""
     ours, restarts, base = [], [], []
     for run in range(1, RUNS + 1):
         base.append(base_image_start(base_image))
         # Fresh volumes: an empty database, like the base image's; then a restart on them.
-        with fresh_volumes() as volumes:
-            hub = HubContainer(image, provider_url, volumes)
-            try:
-                ours.append(hub.start(READY_SECONDS))
-                hub.stop()
-                restarts.append(hub.start(READY_SECONDS))
-            finally:
-                hub.stop()
+        with fresh_hub(images, provider_url) as hub:
+            ours.append(hub.start(READY_SECONDS))
+            hub.stop()
+            restarts.append(hub.start(READY_SECONDS))
         say(
             f"cold start, run {run}: ours {ours[-1]:.2f} s (restart {restarts[-1]:.2f} s), "
             f"base {base[-1]:.2f} s"
@@ -368,40 +366,41 @@ def container_healthy(name: str, url: str) -> bool:
 
 
 @contextmanager
-def fresh_volumes():
-    """A home and a data volume for one hub, removed afterwards."""
-    suffix = secrets.token_hex(4)
-    volumes = {f"bench-home-{suffix}": "/home", f"bench-data-{suffix}": "/srv/jupyterhub/data"}
+def fresh_hub(images: dict[str, str], provider_url: str, env: dict | None = None):
+    """A hub container with homes and data of its own; it, its servers and data go afterwards."""
+    homes = Path(tempfile.mkdtemp(prefix="bench-homes-"))
+    hub = HubContainer(
+        images["hub"], images["user"], provider_url, homes, f"bench-data-{secrets.token_hex(4)}",
+        env=env,
+    )  # fmt: skip
     try:
-        yield volumes
+        yield hub
     finally:
-        for volume in volumes:
-            subprocess.run(["docker", "volume", "rm", "--force", volume], capture_output=True)
+        hub.stop()
+        hub.remove_servers()
+        subprocess.run(["docker", "volume", "rm", "--force", hub.data_volume], capture_output=True)
+        shutil.rmtree(homes, ignore_errors=True)
 
 
-def logins(image: str, provider) -> dict:
+def logins(images: dict[str, str], provider) -> dict:
     """Figure 4: full OAuth round trips by distinct users, one by one and then all at once."""
     run_id = secrets.token_hex(3)
     users = [
         f"login-{run_id}-{n}@example.org" for n in range(SEQUENTIAL_LOGINS + CONCURRENT_LOGINS)
     ]
     for user in users:
-        provider.add_user(user, preferred_username=user)
-    with fresh_volumes() as volumes:
-        hub = HubContainer(image, provider.url, volumes, env={"ALLOWED_USERS": ",".join(users)})
-        try:
-            hub.start(READY_SECONDS)
-            say(f"login: {SEQUENTIAL_LOGINS} users one by one")
-            sequential = [timed_login(hub.url, user) for user in users[:SEQUENTIAL_LOGINS]]
-            say(f"login: {CONCURRENT_LOGINS} users at once")
-            started = time.monotonic()
-            with ThreadPoolExecutor(CONCURRENT_LOGINS) as pool:
-                at_once = list(
-                    pool.map(lambda user: timed_login(hub.url, user), users[SEQUENTIAL_LOGINS:])
-                )
-            all_done = time.monotonic() - started
-        finally:
-            hub.stop()
+        provider.add_user(user, username=user)
+    with fresh_hub(images, provider.url, env={"ALLOWED_USERS": ",".join(users)}) as hub:
+        hub.start(READY_SECONDS)
+        say(f"login: {SEQUENTIAL_LOGINS} users one by one")
+        sequential = [timed_login(hub.url, user) for user in users[:SEQUENTIAL_LOGINS]]
+        say(f"login: {CONCURRENT_LOGINS} users at once")
+        started = time.monotonic()
+        with ThreadPoolExecutor(CONCURRENT_LOGINS) as pool:
+            at_once = list(
+                pool.map(lambda user: timed_login(hub.url, user), users[SEQUENTIAL_LOGINS:])
+            )
+        all_done = time.monotonic() - started
     for name, results in (("one by one", sequential), ("at once", at_once)):
         say(f"login {name} (s): {' '.join(f'{seconds:.3f}' for seconds, _ in results)}")
         steps = [median(step) for step in zip(*(steps for _, steps in results), strict=True)]
@@ -460,7 +459,7 @@ def oauth_steps(session: requests.Session, hub_url: str, user: str) -> list[requ
     return [to_provider, back, callback]
 
 
-def live_lists(image: str, provider, s3) -> dict:
+def live_lists(images: dict[str, str], provider, s3) -> dict:
     """Figure 6: a running hub reads its lists from an S3 object; a new object adds a user. The
     time from the write to that user's first login (the OAuth callback's 302), and the hub's PID
     before and after."""
@@ -468,35 +467,31 @@ def live_lists(image: str, provider, s3) -> dict:
     admin = f"live-{run_id}-admin@example.org"
     newcomers = [f"live-{run_id}-{run}@example.org" for run in range(1, LIVE_RUNS + 1)]
     for user in [admin, *newcomers]:
-        provider.add_user(user, preferred_username=user)
+        provider.add_user(user, username=user)
     key = f"live-{run_id}/{LISTS_KEY}"
     put_lists(s3, key, {"adminUsers": [admin], "allowedUsers": []})
     env = {"USER_LISTS_URL": f"s3://{LISTS_BUCKET}/{key}", **s3.environment()}
     seconds = []
-    with fresh_volumes() as volumes:
-        hub = HubContainer(image, provider.url, volumes, env=env)
-        try:
-            hub.start(READY_SECONDS)
-            pid = hub_pid(hub)
-            # Each write follows a refresh closely (the hub's start, or the last newcomer's login,
-            # which a refresh let in): each run waits nearly a whole interval, the worst case.
-            for run, newcomer in enumerate(newcomers, start=1):
-                if logs_in(hub.url, newcomer):
-                    raise RuntimeError(f"{newcomer} got in before being added")
-                put_lists(s3, key, {"adminUsers": [admin], "allowedUsers": newcomers[:run]})
-                started = time.monotonic()
-                wait_for(
-                    lambda: logs_in(hub.url, newcomer),  # noqa: B023
-                    REFRESH_SECONDS + 30,
-                    f"{newcomer}'s first login after the object was written",
-                    LOGIN_POLL_SECONDS,
-                )
-                seconds.append(time.monotonic() - started)
-                say(f"live lists, run {run}: object write to first login {seconds[-1]:.1f} s")
-            same_pid = hub_pid(hub)
-            starts = hub.logs().count("JupyterHub is now running")
-        finally:
-            hub.stop()
+    with fresh_hub(images, provider.url, env=env) as hub:
+        hub.start(READY_SECONDS)
+        pid = hub_pid(hub)
+        # Each write follows a refresh closely (the hub's start, or the last newcomer's login,
+        # which a refresh let in): each run waits nearly a whole interval, the worst case.
+        for run, newcomer in enumerate(newcomers, start=1):
+            if logs_in(hub.url, newcomer):
+                raise RuntimeError(f"{newcomer} got in before being added")
+            put_lists(s3, key, {"adminUsers": [admin], "allowedUsers": newcomers[:run]})
+            started = time.monotonic()
+            wait_for(
+                lambda: logs_in(hub.url, newcomer),  # noqa: B023
+                REFRESH_SECONDS + 30,
+                f"{newcomer}'s first login after the object was written",
+                LOGIN_POLL_SECONDS,
+            )
+            seconds.append(time.monotonic() - started)
+            say(f"live lists, run {run}: object write to first login {seconds[-1]:.1f} s")
+        same_pid = hub_pid(hub)
+        starts = hub.logs().count("JupyterHub is now running")
     say(f"live lists: hub PID {pid} before, {same_pid} after; started {starts} time(s)")
     return {
         "median": median(seconds),
@@ -505,6 +500,112 @@ def live_lists(image: str, provider, s3) -> dict:
         "same_process": same_pid == pid and starts == 1,
         "pid": pid,
     }
+
+
+def servers(images: dict[str, str], provider) -> dict:
+    """Figure 7: each user's server a container of its own (the default size), from the spawn
+    request to the server answering through the hub's proxy: one user at a time, then ten at
+    once. Then a hub restart with the ten running, a kernel in each: the kernels after it, and
+    the time from the hub's start until every server answers through it again."""
+    run_id = secrets.token_hex(3)
+    # The first spawn of a hub makes the servers' network: a warm-up, not counted.
+    one = [f"server-{run_id}-{n}@example.org" for n in range(RUNS + 1)]
+    ten = [f"servers-{run_id}-{n}@example.org" for n in range(CONCURRENT_SERVERS)]
+    for user in [*one, *ten]:
+        provider.add_user(user, username=user)
+    with fresh_hub(images, provider.url, env={"ALLOWED_USERS": ",".join([*one, *ten])}) as hub:
+        hub.start(READY_SECONDS)
+        sessions = {user: logged_in(hub.url, user) for user in [*one, *ten]}
+        say(f"servers: {RUNS} spawns one at a time (and a warm-up)")
+        one_at_a_time = [spawn(hub.url, sessions[user], user) for user in one][1:]
+        say(f"servers: {CONCURRENT_SERVERS} spawns at once")
+        with ThreadPoolExecutor(CONCURRENT_SERVERS) as pool:
+            at_once = list(pool.map(lambda user: spawn(hub.url, sessions[user], user), ten))
+        kernels = {user: start_kernel(hub.url, sessions[user], user) for user in ten}
+        containers = {user: hub.servers(user) for user in ten}
+        hub.stop()
+        started = time.monotonic()
+        health = hub.start(READY_SECONDS)
+        wait_for(
+            lambda: all(kernel_answers(hub.url, sessions[u], u, kernels[u]) for u in ten),
+            READY_SECONDS,
+            f"all {CONCURRENT_SERVERS} servers' kernels through the restarted hub",
+            LOGIN_POLL_SECONDS,
+        )
+        routes = time.monotonic() - started
+        same = sum(hub.servers(user) == containers[user] for user in ten)
+    say(f"servers, one at a time (s): {' '.join(f'{x:.2f}' for x in one_at_a_time)}")
+    say(f"servers, {CONCURRENT_SERVERS} at once (s): {' '.join(f'{x:.2f}' for x in at_once)}")
+    say(
+        f"servers: restart with {CONCURRENT_SERVERS} running: health {health:.2f} s, every "
+        f"server answering {routes:.2f} s; {same} of {len(ten)} the same containers"
+    )
+    return {
+        "one_median": median(one_at_a_time),
+        "one_p95": p95(one_at_a_time),
+        "at_once_median": median(at_once),
+        "at_once_p95": p95(at_once),
+        "health": health,
+        "routes": routes,
+        "kernels": len(kernels),
+        "same": same,
+    }
+
+
+def logged_in(hub_url: str, user: str) -> requests.Session:
+    session = requests.Session()
+    expect(oauth_steps(session, hub_url, user)[-1], 302)
+    return session
+
+
+def hub_api(session: requests.Session, hub_url: str, method: str, path: str) -> requests.Response:
+    """The hub's REST API as its pages call it: the session's cookie and the hub's XSRF token."""
+    session.get(f"{hub_url}/hub/home", timeout=REQUEST_SECONDS)
+    [xsrf] = [c.value for c in session.cookies if c.name == "_xsrf" and c.path == "/hub/"]
+    return session.request(
+        method, f"{hub_url}/hub/api{path}", headers={"X-XSRFToken": xsrf}, timeout=REQUEST_SECONDS
+    )
+
+
+def spawn(hub_url: str, session: requests.Session, user: str) -> float:
+    """Seconds from the spawn request to the server answering through the hub's proxy."""
+    started = time.monotonic()
+    asked = hub_api(session, hub_url, "POST", f"/users/{user}/server")
+    # 201 if the server was up within the hub's slow-spawn wait, 202 if it is still starting.
+    if asked.status_code not in (201, 202):
+        raise RuntimeError(f"{user}'s spawn: {asked.status_code} {asked.text}")
+
+    def answers() -> bool:
+        # The server's own /api answers anyone; until it runs, the hub answers in its place.
+        answer = requests.get(
+            f"{hub_url}/user/{user}/api", allow_redirects=False, timeout=REQUEST_SECONDS
+        )
+        return answer.status_code == 200 and "version" in answer.json()
+
+    wait_for(answers, READY_SECONDS, f"{user}'s server through the proxy", LOGIN_POLL_SECONDS)
+    return time.monotonic() - started
+
+
+def start_kernel(hub_url: str, session: requests.Session, user: str) -> str:
+    """A kernel in the user's server, started as JupyterLab starts one (after its page's login)."""
+    server = f"{hub_url}/user/{user}"
+    expect(session.get(f"{server}/lab", timeout=REQUEST_SECONDS), 200)
+    [xsrf] = [c.value for c in session.cookies if c.name == "_xsrf" and c.path == f"/user/{user}/"]
+    started = session.post(
+        f"{server}/api/kernels",
+        json={"name": "python3"},
+        headers={"X-XSRFToken": xsrf},
+        timeout=READY_SECONDS,
+    )
+    return expect(started, 201).json()["id"]
+
+
+def kernel_answers(hub_url: str, session: requests.Session, user: str, kernel: str) -> bool:
+    try:
+        answer = session.get(f"{hub_url}/user/{user}/api/kernels/{kernel}", timeout=REQUEST_SECONDS)
+    except requests.ConnectionError:
+        return False
+    return answer.status_code == 200 and answer.json()["id"] == kernel
 
 
 def put_lists(s3, key: str, lists: dict) -> None:
@@ -674,6 +775,7 @@ def table(
     f5: dict,
     live: dict,
     many: dict,
+    f7: dict,
 ) -> str:
     def met(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -800,6 +902,21 @@ def table(
             f"no rebuild, no restart: "
             f"{met(many['same_image'] and many['same_task'] and live['same_process'])}",
         ),
+        (
+            "7. a user's server: spawn request to answering through the hub",
+            f"one at a time: median {f7['one_median']:.2f} s, p95 {f7['one_p95']:.2f} s",
+            f"{CONCURRENT_SERVERS} at once: median {f7['at_once_median']:.2f} s, "
+            f"p95 {f7['at_once_p95']:.2f} s",
+            "report",
+        ),
+        (
+            f"7. hub restart with {CONCURRENT_SERVERS} servers running",
+            f"kernels alive after it: {f7['same']} of {f7['kernels']} servers the same "
+            f"containers, every kernel answering",
+            f"health {f7['health']:.2f} s after the start; every server through the hub "
+            f"{f7['routes']:.2f} s",
+            f"no server or kernel ended: {met(f7['same'] == f7['kernels'])}",
+        ),
     ]
     lines = [f"Machine: {machine_line}", f"Medians of {RUNS} runs unless said.", ""]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -819,6 +936,12 @@ def table(
         f"example.org`, medians of {MANY_RUNS} program runs (each a users-only change) and of "
         f"{RUNS} refreshes; the refresh is timed with the hub's own S3Lists in this process (the "
         "hub logs no line that times it).",
+        "",
+        f"Servers: each a container on this machine's engine from the user image, the default "
+        f"size; a spawn is timed from the hub API's request to the server's /api answering "
+        f"through the hub's proxy (polled every {LOGIN_POLL_SECONDS} s); p95 of "
+        f"{RUNS} and of {CONCURRENT_SERVERS} values. On AWS each is a Fargate task, whose "
+        "start (image pull, network interface, EFS mount) takes longer.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -862,14 +985,19 @@ def main() -> None:
         f2 = no_change(mocks)
         f1 = users_only_change(registry, mocks, base_image, docker_config, images)
         fresh = fresh_runner(registry, mocks, base_image, docker_config, images, workdir)
-        f3 = cold_start(f1["image"], base_image, provider.url)
-        f4 = logins(f1["image"], provider)
+        say("the user image (first time on this machine: minutes)")
+        user_image = build(run_program(CONFIG, stack=STACK, mocks=mocks), base_image, image="user")
+        images.append(user_image)
+        hub_images = {"hub": f1["image"], "user": user_image}
+        f3 = cold_start(hub_images, base_image, provider.url)
+        f4 = logins(hub_images, provider)
         f5 = image_size(f1["image"], base_image)
-        live = live_lists(f1["image"], provider, s3)
+        live = live_lists(hub_images, provider, s3)
         many = many_names(mocks, s3)
+        f7 = servers(hub_images, provider)
         machine_line = machine(base_image)
     say(f"done in {time.monotonic() - started:.0f} s")
-    table_out.write(table(machine_line, f1, fresh, f2, f3, f4, f5, live, many))
+    table_out.write(table(machine_line, f1, fresh, f2, f3, f4, f5, live, many, f7))
     table_out.flush()
 
 

@@ -1,14 +1,16 @@
 """The try-out: the hub with the dev stack's users on this machine, no AWS account needed.
 
-Builds the image exactly as `pulumi up` on the dev stack would (the program runs under mocks),
-starts the test identity provider with the dev stack's users, starts the hub at
-http://localhost:8000 with each user's server on its own subdomain
+Builds the hub and user images exactly as `pulumi up` on the dev stack would (the program runs
+under mocks), starts the test identity provider with the dev stack's users, starts the hub at
+http://localhost:8000 with each user's server in a container of its own, on its own subdomain
 (http://<user>.localhost:8000/, which browsers take to this machine), and prints where to go and
-who can log in. Ctrl-C stops it; the users' files stay in Docker volumes for next time.
+who can log in. Ctrl-C stops the hub and the servers; users' files stay in HOMES for next time,
+the hub's database in a Docker volume.
 
     python -m local.try BASE_IMAGE      (what `make try` runs)
 """
 
+import os
 import signal
 import sys
 import tempfile
@@ -25,7 +27,12 @@ HUB_PORT = 8000
 PROVIDER_PORT = 9400
 # Someone the provider knows but the hub does not let in, to show the refusal.
 STRANGER = "stranger@example.org"
-VOLUMES = {"serverless-hub-try-home": "/home", "serverless-hub-try-data": "/srv/jupyterhub/data"}
+# Users' homes: a directory here, since each user's server mounts its own part of it; it stays,
+# with the users' files, for the next try-out.
+HOMES = Path(
+    os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share", "serverless-hub-try/home"
+)
+DATA_VOLUME = "serverless-hub-try-data"
 # As on AWS, each user's server on its own origin; browsers take *.localhost to this machine.
 SUBDOMAINS = {"USER_SUBDOMAINS": "true", "PUBLIC_URL": f"http://localhost:{HUB_PORT}"}
 
@@ -44,15 +51,26 @@ def main() -> None:
     admins = declared.outputs["adminUsers"].value
     allowed = declared.outputs["allowedUsers"].value
     tag = declared.outputs["imageName"].value.rsplit(":", 1)[1]
-    say(f"Building the hub image FROM {base_image or 'the official image'} (first time: minutes)")
+    user_tag = declared.outputs["userImageName"].value.rsplit(":", 1)[1]
+    say(f"Building the images FROM {base_image or 'the official image'} (first time: minutes)")
     image = build(declared, base_image, name=f"serverless-hub-try:{tag}")
-    users = {name: {"preferred_username": name, "email": name} for name in [*admins, *allowed]}
-    users[STRANGER] = {"preferred_username": STRANGER, "email": STRANGER}
+    user_image = build(
+        declared, base_image, name=f"serverless-hub-try-user:{user_tag}", image="user"
+    )
+    users = {name: {"username": name, "email": name} for name in [*admins, *allowed]}
+    users[STRANGER] = {"username": STRANGER, "email": STRANGER}
     log = Path(tempfile.gettempdir(), "serverless-hub-try-provider.log")
     say(f"Starting the test identity provider on http://127.0.0.1:{PROVIDER_PORT}")
     with running_provider(PROVIDER_PORT, log, users) as provider:
         hub = HubContainer(
-            image, provider.url, VOLUMES, port=HUB_PORT, host="localhost", env=SUBDOMAINS
+            image,
+            user_image,
+            provider.url,
+            HOMES,
+            DATA_VOLUME,
+            port=HUB_PORT,
+            host="localhost",
+            env=SUBDOMAINS,
         )
         # The hub's app client, held (as Cognito holds it) to its callback and sign-out URLs.
         provider.add_client(
@@ -83,9 +101,10 @@ def main() -> None:
             # A second Ctrl-C must not leave the container running.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            say("Stopping the hub")
+            say("Stopping the hub and the users' servers")
             hub.stop()
-            say(f"Stopped. Users' files stay in the Docker volumes {', '.join(VOLUMES)}")
+            hub.remove_servers()
+            say(f"Stopped. Users' files stay in {HOMES}, the hub's database in {DATA_VOLUME}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Helpers for every test folder: free ports, waiting with a deadline, logging in."""
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -65,3 +66,24 @@ def login(hub, sub: str, session=None) -> tuple[requests.Session, requests.Respo
     assert back.headers["location"].startswith(f"{hub.url}/hub/oauth_callback?")
     callback = session.get(back.headers["location"], allow_redirects=False, timeout=REQUEST_TIMEOUT)
     return session, callback
+
+
+def detached_process(container, uid: str) -> int:
+    """Start, in a server's container as its user, a process that left the server's process group
+    (as `nohup ... &` from a terminal does); return its PID on this machine once it runs."""
+    container.exec_run(["setsid", "sleep", "3600"], user=uid, detach=True)
+
+    def host_pid() -> int | None:
+        listed = container.top(ps_args="-eo pid,args")
+        pids = [int(row[0]) for row in listed["Processes"] if row[1] == "sleep 3600"]
+        return pids[0] if pids else None
+
+    return wait_for(host_pid, 30, f"the detached sleep in {container.name}")
+
+
+def process_gone(pid: int) -> bool:
+    """Whether this machine's process `pid` (a detached sleep) is gone."""
+    try:
+        return b"sleep" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return True

@@ -1,9 +1,10 @@
 """End to end: the hub container started exactly as the declared ECS task says, logged in to, used.
 
-The program runs under mocks with hubDomain set (ECR standing in as the local registry); its image
-is built and pushed; local/declared_task.py runs the declared task with docker. The Cognito-like
-provider holds the hub to the declared app client (id, secret, callback URL, scopes) and gives
-the declared Cognito users their attributes: a mismatch between client and task fails the login.
+The program runs under mocks with hubDomain set (ECR standing in as the local registry); its
+images are built and pushed; local/declared_task.py runs the declared task with docker, each
+user's server a container from the pushed user image. The Cognito-like provider holds the hub to
+the declared app client (id, secret, callback and sign-out URLs, scopes) and gives the declared
+Cognito users their attributes: a mismatch between client and task fails the login.
 """
 
 import html
@@ -21,9 +22,9 @@ from local.image import Pushed, build, push
 from local.polling import wait_for
 from local.program import Declared, HubMocks, run_program
 from tests.e2e.conftest import stage
-from tests.e2e.test_hub_image import api, start_server
+from tests.e2e.test_hub_image import EMAIL_USER_LABEL, api, container, start_server
 from tests.support import REQUEST_TIMEOUT, login
-from users.names import account_name_for, home_directory_for
+from users.names import home_directory_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,7 @@ LISTS_SECONDS = 90
 
 class Deployed(NamedTuple):
     declared: Declared
-    pushed: Pushed
+    pushed: dict[str, Pushed]
     # What "AWS" reported for each resource, by (type, name): the app client's id and secret.
     states: dict[tuple[str, str], dict]
 
@@ -68,7 +69,7 @@ class RecordingMocks(HubMocks):
 
 @pytest.fixture(scope="module")
 def deploy(registry, base_image, docker_config):
-    """Run the program with this stack, build and push its image: what "AWS" holds afterwards."""
+    """Run the program with this stack, build and push its images: what "AWS" holds afterwards."""
     names = []
 
     def run(what: str, **stack) -> Deployed:
@@ -76,11 +77,13 @@ def deploy(registry, base_image, docker_config):
             registry_host=registry.address, token_user_name="AWS", token_password=registry.password
         )
         declared = run_program({**STACK, **stack}, stack="e2e", mocks=mocks)
-        with stage(f"build the image {what}"):
-            build(declared, base_image)
-        with stage(f"push the image {what}"):
-            pushed = push(declared, docker_config)
-        names.append(pushed.name)
+        pushed = {}
+        for image in ("hub", "user"):
+            with stage(f"build the {image} image {what}"):
+                build(declared, base_image, image=image)
+            with stage(f"push the {image} image {what}"):
+                pushed[image] = push(declared, docker_config, image=image)
+            names.append(pushed[image].name)
         return Deployed(declared, pushed, mocks.states)
 
     yield run
@@ -100,8 +103,8 @@ def start_task(provider, docker_config, s3):
         )
         started.append(task)
         register_app_client(provider, deployed, task)
-        # `pulumi up` writes the lists object before the service starts the task.
-        task.publish_lists(deployed.declared)
+        # `pulumi up` writes the lists and servers objects before the service starts the task.
+        task.publish_objects(deployed.declared)
         with stage(f"start the declared task {what}"):
             task.start()
             wait_until_healthy(task, deployed.declared)
@@ -111,16 +114,15 @@ def start_task(provider, docker_config, s3):
     for task in started:
         task.stop()
     if started:
-        started[-1].remove_volumes()
+        started[-1].remove()
 
 
 def register_app_client(provider, deployed: Deployed, task: DeclaredTask) -> None:
     """The declared app client, as Cognito would hold it: its id and secret as AWS made them."""
     client = deployed.declared.resource(APP_CLIENT).inputs
     made = deployed.states[(APP_CLIENT, "hub")]
-    # The hub is reached on loopback, so its callback URL is too (as in the task).
+    # The hub is reached on loopback, so its callback and sign-out URLs are too (as in the task).
     callback_urls = [task.local_url(url) for url in client["callbackUrls"]]
-    # As the hub is reached on loopback here, its sign-out URL is too.
     logout_urls = [task.local_url(url) for url in client.get("logoutUrls", [])]
     provider.add_client(
         made["id"], made["clientSecret"], callback_urls, client["allowedOauthScopes"], logout_urls
@@ -178,16 +180,23 @@ def test_the_declared_task_serves_an_invited_user(deploy, start_task, provider):
     task = start_task("for an invited user", deployed)
     sub = invited(provider, deployed.declared, INVITED)
     session = log_in(task, sub, INVITED, "to the declared task")
+    # On its own subdomain, as the declared task sets USER_SUBDOMAINS.
+    port = task.url.rsplit(":", 1)[1]
+    server = f"http://{EMAIL_USER_LABEL}.localhost:{port}/user/{INVITED}"
     with stage(f"start {INVITED}'s server"):
-        start_server(task, session, INVITED)
+        start_server(task, session, INVITED, server)
+    # A container of its own, from the pushed user image, as the user's own uid.
+    [running] = task.servers(INVITED)
+    config = container(running).attrs["Config"]
+    assert config["Image"] == task.pushed_user.digest_ref
+    uid = config["User"].split(":")[0]
+    assert int(uid) >= 1000
     home = home_directory_for(INVITED)
-    [volume_path] = [path for path in task.mounts.values() if home.startswith(f"{path}/")]
-    uid = task.run("id", "--user", account_name_for(INVITED))
-    assert uid.returncode == 0, uid.stderr
     # Theirs alone, and on the declared volume (the mount it lies on), not in the container.
+    [volume_path] = [path for path in task.mounts.values() if home.startswith(f"{path}/")]
     stat = task.run("stat", "--format", "%u %a %m", home)
     assert stat.returncode == 0, stat.stderr
-    assert stat.stdout.split() == [uid.stdout.strip(), "700", volume_path]
+    assert stat.stdout.split() == [uid, "700", volume_path]
 
 
 def container_id(task: DeclaredTask) -> str:
@@ -209,8 +218,8 @@ def test_a_name_taken_off_and_put_back_gets_in_with_its_new_identity(deploy, sta
 
     # A users-only change: no new image (nor task); `pulumi up` rewrites the lists object only.
     without = deploy("without the user", allowedUsers=[])
-    assert without.pushed.digest_ref == listed.pushed.digest_ref
-    task.publish_lists(without.declared)
+    assert without.pushed["hub"].digest_ref == listed.pushed["hub"].digest_ref
+    task.publish_objects(without.declared)
     with stage("the running hub removes the user"):
         wait_for(
             lambda: api(admin, task, "GET", f"/users/{INVITED}").status_code == 404,
@@ -219,7 +228,7 @@ def test_a_name_taken_off_and_put_back_gets_in_with_its_new_identity(deploy, sta
         )
     assert api(admin, task, "GET", f"/users/{ADMIN}").status_code == 200
 
-    task.publish_lists(deploy("with the user put back").declared)
+    task.publish_objects(deploy("with the user put back").declared)
     with stage("the running hub lets the user back in"):
         wait_for(
             lambda: login(task, new_sub)[1].status_code == 302,

@@ -1,20 +1,23 @@
-"""End to end: the image the program declares, built, pushed to a registry with a password, run.
+"""End to end: the images the program declares, built, pushed to a registry with a password, run.
 
-Only AWS's API is replaced (by the program's mocks); the engine, registry, identity provider, hub
-and JupyterLab servers are real. Each test gets what it needs from the module's fixtures (one
-image, one hub with logged-in users and their servers), so any one of them runs alone; the tests
-that end someone's access run their own hub.
+Only AWS's API is replaced (by the program's mocks), and ECS by the local Docker engine: each
+user's server is a container of its own from the user image, as it is a task of its own on AWS.
+The engine, registry, identity provider, hub and JupyterLab servers are real. Each test gets what
+it needs from the module's fixtures (the images, one hub with logged-in users and their servers),
+so any one of them runs alone; the tests that end someone's access run their own hub.
 """
 
 import html
 import json
 import os
 import secrets
+import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
+import docker as docker_engine
 import pytest
 import requests
 
@@ -24,7 +27,7 @@ from local.image import Pushed, build, push
 from local.program import HubMocks, run_program
 from local.registry import blob_uploads
 from tests.e2e.conftest import stage
-from tests.support import REQUEST_TIMEOUT, login, wait_for
+from tests.support import REQUEST_TIMEOUT, detached_process, login, process_gone, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +37,9 @@ EMAIL_USER = "jane.doe@uni.nl"
 STRANGER = "mallory@example.org"
 # Let in by Cognito group membership, not by name.
 GROUP_MEMBER = "group.member@uni.nl"
-# Listed, but the base image already has an account of that name (uid 1000, as in Ubuntu).
-IMAGE_ACCOUNT = "ubuntu"
 STACK = {
     "adminUsers": [ADMIN],
-    "allowedUsers": [EMAIL_USER, STUDENT, IMAGE_ACCOUNT],
+    "allowedUsers": [EMAIL_USER, STUDENT],
     "allowedGroups": ["students"],
 }
 SERVER_START_SECONDS = 120
@@ -47,13 +48,19 @@ RUN_SECRETS = {
     "OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
     "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
 }
-# The accounts each user's server runs as, and their homes (users/names.py's rule).
-HOMES = {EMAIL_USER: "/home/jane_doe_uni_nl", STUDENT: "/home/student1"}
-ACCOUNTS = {EMAIL_USER: "jane_doe_uni_nl", STUDENT: "student1"}
+# Each user's home directory (users/names.py's rule), here and in their server.
+HOMES = {EMAIL_USER: "jane_doe_uni_nl", STUDENT: "student1"}
+# The sizes the stack offers: everyone's, and one for the students' group.
+SIZES = [
+    {"name": "standard", "cpu": 512, "memory": 1024},
+    {"name": "large", "cpu": 1024, "memory": 2048, "groups": ["students"]},
+]
 
 
-def build_and_push(registry, base_image: str, docker_config: Path, **stack) -> Pushed:
-    """Run the program under mocks (ECR standing in as the local registry), build, push.
+def build_and_push(
+    registry, base_image: str, docker_config: Path, image: str = "hub", **stack
+) -> Pushed:
+    """Run the program under mocks (ECR standing in as the local registry), build, push `image`.
 
     The build runs with the hub's run-time secrets in its environment, as on an operator's machine
     or a CI runner that also deploys; none of them may reach the image.
@@ -62,56 +69,76 @@ def build_and_push(registry, base_image: str, docker_config: Path, **stack) -> P
         registry_host=registry.address, token_user_name="AWS", token_password=registry.password
     )
     declared = run_program({**STACK, **stack}, stack="e2e", mocks=mocks)
-    tag = declared.outputs["imageName"].value.rsplit(":", 1)[1]
-    with stage(f"build {tag}"), pytest.MonkeyPatch.context() as environment:
+    names = {"hub": "imageName", "user": "userImageName"}
+    tag = declared.outputs[names[image]].value.rsplit(":", 1)[1]
+    with stage(f"build {image} {tag}"), pytest.MonkeyPatch.context() as environment:
         for name, value in RUN_SECRETS.items():
             environment.setenv(name, value)
-        build(declared, base_image)
-    with stage(f"push {tag}"):
-        return push(declared, docker_config)
+        build(declared, base_image, image=image)
+    with stage(f"push {image} {tag}"):
+        return push(declared, docker_config, image=image)
 
 
 @pytest.fixture(scope="module")
-def pushed(registry, base_image, docker_config) -> Pushed:
-    yield build_and_push(registry, base_image, docker_config)
+def pushed(registry, base_image, docker_config) -> dict[str, Pushed]:
+    """The hub image and the user image, pushed."""
+    yield {
+        image: build_and_push(registry, base_image, docker_config, image)
+        for image in ("hub", "user")
+    }
     # The images named after this run's registry go with it; the build cache stays.
     names = docker("images", "--quiet", "--filter", f"reference={registry.address}/*").split()
     subprocess.run(["docker", "rmi", "--force", "--no-prune", *set(names)], capture_output=True)
 
 
 @pytest.fixture(scope="module")
-def pulled(pushed, docker_config) -> str:
-    """The image as a deployment gets it: pulled from the registry by digest."""
-    with stage("pull by digest"):
-        # Keep the build cache (--no-prune); the image itself comes back from the registry.
-        docker("rmi", "--no-prune", pushed.name)
-        docker("pull", pushed.digest_ref, env=dict(os.environ, DOCKER_CONFIG=str(docker_config)))
-    return pushed.digest_ref
+def pulled(pushed, docker_config) -> dict[str, str]:
+    """The images as a deployment gets them: pulled from the registry by digest."""
+    refs = {}
+    for image, made in pushed.items():
+        with stage(f"pull {image} by digest"):
+            # Keep the build cache (--no-prune); the image itself comes back from the registry.
+            docker("rmi", "--no-prune", made.name)
+            env = dict(os.environ, DOCKER_CONFIG=str(docker_config))
+            docker("pull", made.digest_ref, env=env)
+        refs[image] = made.digest_ref
+    return refs
 
 
 @pytest.fixture(scope="module")
 def provider_users(provider):
-    for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER, IMAGE_ACCOUNT):
-        provider.add_user(name, preferred_username=name)
-    provider.add_user(
-        GROUP_MEMBER, preferred_username=GROUP_MEMBER, **{"cognito:groups": ["students"]}
-    )
+    for name in (ADMIN, STUDENT, EMAIL_USER, STRANGER):
+        provider.add_user(name, username=name)
+    provider.add_user(GROUP_MEMBER, username=GROUP_MEMBER, **{"cognito:groups": ["students"]})
     return provider
 
 
-def new_volumes() -> dict[str, str]:
-    suffix = secrets.token_hex(4)
-    return {f"e2e-home-{suffix}": "/home", f"e2e-data-{suffix}": "/srv/jupyterhub/data"}
+def new_hub(pulled, provider, **settings) -> HubContainer:
+    """A hub container from the pulled images, with homes and data of its own."""
+    homes = Path(tempfile.mkdtemp(prefix="e2e-homes-"))
+    data = f"e2e-data-{secrets.token_hex(4)}"
+    env = {**RUN_SECRETS, **settings}
+    host = env.pop("host", "127.0.0.1")
+    return HubContainer(
+        pulled["hub"], pulled["user"], provider.url, homes, data, env=env, host=host, sizes=SIZES
+    )
+
+
+def remove(hub: HubContainer) -> None:
+    """The hub, its users' servers, its data and its homes: all gone."""
+    hub.stop()
+    hub.remove_servers()
+    subprocess.run(["docker", "volume", "rm", "--force", hub.data_volume], capture_output=True)
+    shutil.rmtree(hub.homes, ignore_errors=True)
 
 
 @pytest.fixture
 def hub_factory(pulled, provider_users):
-    """Start hub containers from the pulled image, each on its own volumes; all go afterwards."""
+    """Start hubs from the pulled images, each with homes and data of its own; all go afterwards."""
     made = []
 
-    def start(stage_name: str, host: str = "127.0.0.1", **settings: str) -> HubContainer:
-        env = {**RUN_SECRETS, **settings}
-        container = HubContainer(pulled, provider_users.url, new_volumes(), env=env, host=host)
+    def start(stage_name: str, **settings: str) -> HubContainer:
+        container = new_hub(pulled, provider_users, **settings)
         made.append(container)
         with stage(stage_name):
             container.start()
@@ -119,20 +146,16 @@ def hub_factory(pulled, provider_users):
 
     yield start
     for container in made:
-        container.stop()
-        for name in container.volumes:
-            subprocess.run(["docker", "volume", "rm", "--force", name], capture_output=True)
+        remove(container)
 
 
 @pytest.fixture(scope="module")
 def hub(pulled, provider_users):
-    container = HubContainer(pulled, provider_users.url, new_volumes(), env=dict(RUN_SECRETS))
+    container = new_hub(pulled, provider_users)
     with stage("start hub container"):
         container.start()
     yield container
-    container.stop()
-    for name in container.volumes:
-        subprocess.run(["docker", "volume", "rm", "--force", name], capture_output=True)
+    remove(container)
 
 
 def log_in(hub: HubContainer, username: str) -> requests.Session:
@@ -149,15 +172,15 @@ def sessions(hub) -> dict[str, requests.Session]:
 
 
 @pytest.fixture(scope="module")
-def servers(hub, sessions) -> dict[str, int]:
-    """The two users' JupyterLab started, a notebook saved in each; their accounts' uids."""
-    owners = {}
+def servers(hub, sessions) -> dict[str, str]:
+    """The two users' JupyterLab started, a notebook saved in each; their containers' ids."""
+    containers = {}
     for username in (EMAIL_USER, STUDENT):
         with stage(f"start {username}'s server"):
             server = start_server(hub, sessions[username], username)
         save_notebook(sessions[username], server, "e2e.ipynb")
-        owners[username] = uid_of(hub, ACCOUNTS[username])
-    return owners
+        [containers[username]] = hub.servers(username)
+    return containers
 
 
 def api(session: requests.Session, hub: HubContainer, method: str, path: str):
@@ -175,17 +198,24 @@ def secrets_in(image: str, secret_values: dict[str, str]) -> list[str]:
     return [name for name, value in secret_values.items() if value in text]
 
 
-def owner_and_mode(hub: HubContainer, path: str) -> tuple[int, str]:
-    done = hub.run("stat", "--format", "%u %a", path)
-    assert done.returncode == 0, done.stderr
-    uid, mode = done.stdout.split()
-    return int(uid), mode
+def owner_and_mode(path: Path) -> tuple[int, str]:
+    info = path.stat()
+    return info.st_uid, f"{info.st_mode & 0o777:o}"
 
 
-def uid_of(hub: HubContainer, account: str) -> int:
-    done = hub.run("id", "--user", account)
-    assert done.returncode == 0, f"no account {account} in the container: {done.stderr}"
-    return int(done.stdout)
+def container(container_id: str):
+    return docker_engine.from_env().containers.get(container_id)
+
+
+def uid_of(hub: HubContainer, username: str) -> int:
+    """The uid the user's server runs as, from its container."""
+    [running] = hub.servers(username)
+    return int(container(running).attrs["Config"]["User"].split(":")[0])
+
+
+def run_in(container_id: str, command: list[str], user: str) -> tuple[int, str]:
+    done = container(container_id).exec_run(command, user=user)
+    return done.exit_code, done.output.decode()
 
 
 def start_server(hub, session: requests.Session, username: str, server: str = "") -> str:
@@ -223,9 +253,10 @@ def save_notebook(session: requests.Session, server: str, name: str) -> None:
     assert answer.status_code in (200, 201), f"saving {name}: {answer.status_code} {answer.text}"
 
 
-def test_the_pushed_image_is_the_declared_one(pushed, registry):
+@pytest.mark.parametrize("image", ["hub", "user"])
+def test_the_pushed_image_is_the_declared_one(pushed, registry, image):
     """The registry serves the declared name:tag, and its digest is what the deployment pins."""
-    repository, tag = pushed.name.rsplit(":", 1)
+    repository, tag = pushed[image].name.rsplit(":", 1)
     path = repository.split("/", 1)[1]
     answer = requests.get(
         f"http://{registry.address}/v2/{path}/manifests/{tag}",
@@ -234,16 +265,18 @@ def test_the_pushed_image_is_the_declared_one(pushed, registry):
         timeout=REQUEST_TIMEOUT,
     )
     assert answer.status_code == 200, answer.text
-    assert pushed.digest_ref.endswith("@" + answer.headers["Docker-Content-Digest"])
+    assert pushed[image].digest_ref.endswith("@" + answer.headers["Docker-Content-Digest"])
 
 
-def test_the_image_holds_no_secret(pulled, registry, tmp_path):
-    """The build ran with the secrets at hand and the registry login made; none is in the image."""
+def test_the_images_hold_no_secret(pulled, registry, tmp_path):
+    """The builds ran with the secrets at hand and the registry login made; none is in an image."""
     secret_values = {**RUN_SECRETS, "REGISTRY_PASSWORD": registry.password}
-    assert secrets_in(pulled, secret_values) == []
+    for image in pulled.values():
+        assert secrets_in(image, secret_values) == []
     # The same check finds a secret that a build does bake in (as a build argument would).
     (tmp_path / "Dockerfile").write_text(
-        f"FROM {pulled}\nARG OAUTH_CLIENT_SECRET\nENV OAUTH_CLIENT_SECRET=$OAUTH_CLIENT_SECRET\n"
+        f"FROM {pulled['hub']}\n"
+        "ARG OAUTH_CLIENT_SECRET\nENV OAUTH_CLIENT_SECRET=$OAUTH_CLIENT_SECRET\n"
     )
     leaky = f"e2e-leaky-{secrets.token_hex(4)}"
     with pytest.MonkeyPatch.context() as environment:
@@ -253,6 +286,14 @@ def test_the_image_holds_no_secret(pulled, registry, tmp_path):
         assert secrets_in(leaky, secret_values) == ["OAUTH_CLIENT_SECRET"]
     finally:
         docker("rmi", "--no-prune", leaky)
+
+
+def test_the_hub_image_runs_no_jupyterlab(pulled):
+    # Users' servers run the user image; the hub's own image has the hub and its proxy only.
+    for module, in_hub in (("jupyterhub", True), ("jupyterlab", False)):
+        look = f"import importlib.util as u; print(bool(u.find_spec('{module}')))"
+        found = docker("run", "--rm", "--entrypoint", "python3", pulled["hub"], "-c", look)
+        assert found.strip() == str(in_hub), module
 
 
 def test_logins(hub, sessions):
@@ -270,33 +311,49 @@ def test_logins(hub, sessions):
     assert refused.status_code == 403
 
 
-def test_notebooks_land_in_private_homes(hub, servers):
-    for username, uid in servers.items():
-        assert owner_and_mode(hub, HOMES[username]) == (uid, "700")
-        assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == uid
-    assert servers[EMAIL_USER] != servers[STUDENT]
-    # Each home is closed to the other user.
-    peek = hub.run("ls", HOMES[EMAIL_USER], user=ACCOUNTS[STUDENT])
-    assert peek.returncode != 0 and "Permission denied" in peek.stderr
+def test_each_users_server_is_a_container_of_its_own_with_only_their_home(hub, servers):
+    uids = {username: uid_of(hub, username) for username in servers}
+    assert uids[EMAIL_USER] != uids[STUDENT] and min(uids.values()) >= 1000
+    for username, container_id in servers.items():
+        home = hub.homes / HOMES[username]
+        assert owner_and_mode(home) == (uids[username], "700")
+        assert (home / "e2e.ipynb").stat().st_uid == uids[username]
+        mounts = container(container_id).attrs["Mounts"]
+        assert [(m["Source"], m["Destination"]) for m in mounts] == [
+            (str(home.resolve()), f"/home/{HOMES[username]}")
+        ]
+        # /home lists no one; the other user's home is not even there.
+        other = HOMES[STUDENT if username == EMAIL_USER else EMAIL_USER]
+        uid = str(uids[username])
+        assert run_in(container_id, ["ls", "/home"], uid)[0] != 0
+        assert run_in(container_id, ["test", "-e", f"/home/{other}"], uid)[0] != 0
+    # Each has a /tmp of its own.
+    jane, student = servers[EMAIL_USER], servers[STUDENT]
+    mark = "/tmp/jane-was-here"  # noqa: S108 (in jane's own container)
+    assert run_in(jane, ["sh", "-c", f"echo secret > {mark}"], str(uids[EMAIL_USER]))[0] == 0
+    assert run_in(student, ["test", "-e", mark], str(uids[STUDENT]))[0] != 0
 
 
-def test_an_account_the_image_has_is_not_handed_out(hub):
-    session = log_in(hub, IMAGE_ACCOUNT)
-    session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
-    pending = f"{hub.url}/hub/spawn-pending/{IMAGE_ACCOUNT}"
-
-    def refused():
-        page = html.unescape(session.get(pending, timeout=REQUEST_TIMEOUT).text)
-        return "Spawn failed" in page and "Unix account 'ubuntu'" in page
-
-    wait_for(refused, SERVER_START_SECONDS, f"the spawn page at {pending} to show the refusal")
-    # The image's own account is untouched: still uid 1000.
-    assert uid_of(hub, IMAGE_ACCOUNT) == 1000
+def test_no_users_server_reaches_anothers(hub, servers):
+    addresses = {
+        username: next(iter(container(cid).attrs["NetworkSettings"]["Networks"].values()))[
+            "IPAddress"
+        ]
+        for username, cid in servers.items()
+    }
+    reach = "import socket; socket.create_connection(({!r}, 8888), timeout=5)"
+    code, said = run_in(
+        servers[STUDENT], ["python3", "-c", reach.format(addresses[EMAIL_USER])], "0"
+    )
+    assert code != 0, f"the student's server reached jane's: {said}"
+    # The hub, on this machine's network, reaches both (it proxies to them).
+    for address in addresses.values():
+        subprocess.run(["python3", "-c", reach.format(address)], check=True)
 
 
 def test_the_hub_runs_under_an_init_that_reaps_orphans(hub):
     assert hub.run("cat", "/proc/1/comm").stdout.strip() == "tini"
-    # A process whose parent exits is handed to PID 1, as a kernel's children are.
+    # A process whose parent exits is handed to PID 1, as a service's children are.
     orphan = hub.run("sh", "-c", "sleep 0.5 & echo $!")
     pid = orphan.stdout.strip()
     assert pid.isdigit(), orphan.stderr
@@ -308,26 +365,60 @@ def test_the_hub_runs_under_an_init_that_reaps_orphans(hub):
     )
 
 
-def test_a_new_container_on_the_same_volumes_keeps_everything(hub, sessions, servers, provider):
+def kernel_of(session: requests.Session, hub: HubContainer, username: str) -> str:
+    """A kernel started in the user's server through its API, as JupyterLab starts one."""
+    server = f"{hub.url}/user/{quote(username, safe='@')}"
+    xsrf = next(
+        c.value
+        for c in session.cookies
+        if c.name == "_xsrf" and c.path.startswith(urlparse(server).path)
+    )
+    started = session.post(
+        f"{server}/api/kernels", json={"name": "python3"}, headers={"X-XSRFToken": xsrf}, timeout=30
+    )
+    assert started.status_code == 201, started.text
+    return started.json()["id"]
+
+
+def test_a_hub_restart_ends_no_server_and_no_kernel(hub, sessions, servers, provider):
+    kernel = kernel_of(sessions[STUDENT], hub, STUDENT)
     hub.stop()
     with stage("restart hub container"):
         hub.start()
+    # The users' servers ran on, the same containers.
+    for username, container_id in servers.items():
+        assert hub.servers(username) == [container_id]
     # The login session survives: the cookie secret and database are on the data volume.
     home = sessions[STUDENT].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=10)
     assert home.status_code == 200, "the restart logged the student out"
+    # The kernel too: the restarted hub routes to the server, which still runs it.
+    server = f"{hub.url}/user/{STUDENT}"
+    kernels = wait_for(
+        lambda: (
+            (answer := sessions[STUDENT].get(f"{server}/api/kernels", timeout=10)).ok
+            and answer.json()
+        ),
+        60,
+        "the student's server through the restarted hub",
+    )
+    [still] = [k for k in kernels if k["id"] == kernel]
+    assert still["execution_state"] in ("idle", "busy", "starting")
     # So does each name's binding to its identity: another account with the name is refused.
-    provider.add_user("impostor", preferred_username=EMAIL_USER)
+    provider.add_user("impostor", username=EMAIL_USER)
     _, impostor = login(hub, "impostor")
     assert impostor.status_code == 403
     assert "already bound to another" in html.unescape(impostor.text)
-    # Both servers start at once; accounts come back, each with the uid that owns its files.
-    with ThreadPoolExecutor(2) as pool:
-        started = pool.map(lambda name: start_server(hub, sessions[name], name), servers)
-        assert len(list(started)) == 2
-    for username, uid in servers.items():
-        assert uid_of(hub, ACCOUNTS[username]) == uid
-        assert owner_and_mode(hub, f"{HOMES[username]}/e2e.ipynb")[0] == uid
-        assert owner_and_mode(hub, HOMES[username]) == (uid, "700")
+
+
+def test_stopping_a_server_ends_every_process_of_its_user(hub_factory):
+    own_hub = hub_factory("start a hub to stop a server")
+    student = log_in(own_hub, STUDENT)
+    start_server(own_hub, student, STUDENT)
+    [server] = own_hub.servers(STUDENT)
+    detached = detached_process(container(server), str(uid_of(own_hub, STUDENT)))
+    assert api(student, own_hub, "DELETE", f"/users/{STUDENT}/server").status_code in (202, 204)
+    wait_for(lambda: not own_hub.servers(STUDENT), 60, "the student's container gone")
+    wait_for(lambda: process_gone(detached), 30, f"the detached process {detached} gone")
 
 
 def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
@@ -335,6 +426,9 @@ def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
     student, stays = log_in(own_hub, STUDENT), log_in(own_hub, EMAIL_USER)
     admin = log_in(own_hub, ADMIN)
     start_server(own_hub, student, STUDENT)
+    uid = uid_of(own_hub, STUDENT)
+    [server] = own_hub.servers(STUDENT)
+    detached = detached_process(container(server), str(uid))
     made = api(student, own_hub, "POST", f"/users/{STUDENT}/tokens")
     assert made.status_code == 201, made.text
     token = {"Authorization": f"token {made.json()['token']}"}
@@ -351,10 +445,11 @@ def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
     assert requests.get(user_api, headers=token, timeout=10).status_code == 403
     # The student's record and server are gone: the admin's API no longer knows them.
     assert api(admin, own_hub, "GET", f"/users/{STUDENT}").status_code == 404
-    server = student.get(f"{own_hub.url}/user/{STUDENT}/lab", allow_redirects=False, timeout=10)
-    assert server.status_code == 302 and "/hub/" in server.headers["location"]
+    # Their server's container stopped, with every process in it.
+    wait_for(lambda: not own_hub.servers(STUDENT), 60, "the student's container gone")
+    wait_for(lambda: process_gone(detached), 30, f"the detached process {detached} gone")
     # Their files stay on /home, for an operator to keep or delete.
-    assert owner_and_mode(own_hub, HOMES[STUDENT])[1] == "700"
+    assert owner_and_mode(own_hub.homes / HOMES[STUDENT]) == (uid, "700")
 
 
 def test_an_idle_server_is_stopped_by_the_culler(hub_factory):
@@ -366,19 +461,23 @@ def test_an_idle_server_is_stopped_by_the_culler(hub_factory):
         return api(student, own_hub, "GET", "/user").json()["servers"]
 
     wait_for(lambda: servers().get("", {}).get("ready"), SERVER_START_SECONDS, "the server")
-    # Nobody uses it: the culler, with only its own role's scopes, stops it.
+    assert own_hub.servers(STUDENT)
+    # Nobody uses it: the culler, with only its own role's scopes, stops it, and its container.
     wait_for(lambda: servers() == {}, 60, "the idle culler to stop the idle server")
+    wait_for(lambda: not own_hub.servers(STUDENT), 60, "the idle server's container gone")
 
 
 def test_a_users_only_change_uploads_no_layer(pushed, registry, base_image, docker_config):
     before = len(blob_uploads(registry.log_path))
     newcomers = [*STACK["allowedUsers"], "newcomer@uni.nl"]
     changed = build_and_push(registry, base_image, docker_config, allowedUsers=newcomers)
-    assert changed.name != pushed.name, "a users-only change must get a new tag"
+    assert changed.name != pushed["hub"].name, "a users-only change must get a new tag"
     uploads = blob_uploads(registry.log_path)[before:]
     digests = [parse_qs(urlparse(upload.path).query)["digest"][0] for upload in uploads]
     assert digests == [changed.config_digest], "only the new image config may be uploaded"
-    assert inspect_image(changed.name)["RootFS"] == inspect_image(pushed.digest_ref)["RootFS"]
+    assert (
+        inspect_image(changed.name)["RootFS"] == inspect_image(pushed["hub"].digest_ref)["RootFS"]
+    )
 
 
 # JupyterHub 6's DNS label for jane.doe@uni.nl, a name that is none (see test_hub_subdomains.py).
@@ -386,7 +485,7 @@ EMAIL_USER_LABEL = "u-janedoeu--63e4897"
 
 
 def test_each_users_server_answers_on_its_own_subdomain(hub_factory):
-    """As `make try` runs the image: reached as localhost, servers at <user>.localhost."""
+    """As `make try` runs the images: reached as localhost, servers at <user>.localhost."""
     own_hub = hub_factory(
         "start a hub with user subdomains", host="localhost", USER_SUBDOMAINS="true"
     )
@@ -396,8 +495,8 @@ def test_each_users_server_answers_on_its_own_subdomain(hub_factory):
     with stage(f"start {EMAIL_USER}'s server on its subdomain"):
         start_server(own_hub, jane, EMAIL_USER, server)
     save_notebook(jane, server, "subdomain.ipynb")
-    uid = uid_of(own_hub, ACCOUNTS[EMAIL_USER])
-    assert owner_and_mode(own_hub, f"{HOMES[EMAIL_USER]}/subdomain.ipynb")[0] == uid
+    uid = uid_of(own_hub, EMAIL_USER)
+    assert (own_hub.homes / HOMES[EMAIL_USER] / "subdomain.ipynb").stat().st_uid == uid
     # The hub's login cookie never goes to the server's origin.
     sent = jane.get(f"{server}/lab", timeout=REQUEST_TIMEOUT)
     assert "jupyterhub-hub-login" not in sent.request.headers.get("Cookie", "")
@@ -408,7 +507,7 @@ def test_a_released_names_new_owner_does_not_see_the_old_files(hub_factory, prov
     first = log_in(own_hub, STUDENT)
     server = start_server(own_hub, first, STUDENT)
     save_notebook(first, server, "first-owners.ipynb")
-    first_uid = uid_of(own_hub, ACCOUNTS[STUDENT])
+    first_uid = uid_of(own_hub, STUDENT)
     # An admin deletes the user (their Cognito account went); another identity takes the name.
     admin = log_in(own_hub, ADMIN)
     wait_for(
@@ -416,7 +515,8 @@ def test_a_released_names_new_owner_does_not_see_the_old_files(hub_factory, prov
         SERVER_START_SECONDS,
         f"{STUDENT}'s deletion once their server has stopped",
     )
-    provider_users.add_user("student1-new-identity", preferred_username=STUDENT)
+    wait_for(lambda: not own_hub.servers(STUDENT), 60, "the first owner's container gone")
+    provider_users.add_user("student1-new-identity", username=STUDENT)
     with stage("log in the name's new owner"):
         second, callback = login(own_hub, "student1-new-identity")
     assert callback.status_code == 302, callback.text
@@ -424,13 +524,12 @@ def test_a_released_names_new_owner_does_not_see_the_old_files(hub_factory, prov
     listing = second.get(f"{server}/api/contents", timeout=REQUEST_TIMEOUT)
     assert listing.status_code == 200, listing.text
     assert [item["name"] for item in listing.json()["content"]] == []
-    second_uid = uid_of(own_hub, ACCOUNTS[STUDENT])
+    second_uid = uid_of(own_hub, STUDENT)
     assert second_uid != first_uid
-    assert owner_and_mode(own_hub, HOMES[STUDENT]) == (second_uid, "700")
+    assert owner_and_mode(own_hub.homes / HOMES[STUDENT]) == (second_uid, "700")
     # The first owner's files, kept aside where only root reaches them, with a line in the log.
-    aside = own_hub.run("sh", "-c", f"ls -d /home/.hub-released/{STUDENT}.*")
-    assert aside.returncode == 0, aside.stderr
-    kept = f"{aside.stdout.strip()}/first-owners.ipynb"
-    assert owner_and_mode(own_hub, kept)[0] == first_uid
-    assert owner_and_mode(own_hub, "/home/.hub-released") == (0, "700")
+    released = own_hub.homes / ".hub-released"
+    [aside] = list(released.glob(f"{STUDENT}.*"))
+    assert (aside / "first-owners.ipynb").stat().st_uid == first_uid
+    assert owner_and_mode(released) == (0, "700")
     assert f"Hub user '{STUDENT}' is now identity student1-new-identity" in own_hub.logs()

@@ -9,7 +9,6 @@ a private directory, not TCP.
 
 import json
 import secrets
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +19,7 @@ import requests
 from hub_image.servers import HUB_TAG, USER_TAG
 from hub_image.spawner import RUNTIME_DIR
 from tests.hub_image.conftest import api, get, start_hub
-from tests.support import REQUEST_TIMEOUT, login, wait_for
+from tests.support import REQUEST_TIMEOUT, detached_process, login, process_gone, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -230,22 +229,15 @@ def test_a_hub_restart_ends_no_server_and_no_kernel(hub, provider, tmp_path_fact
     assert kernel in [k["id"] for k in kernels]
 
 
-def uid_processes(uid: str) -> list[str]:
-    listed = subprocess.run(["ps", "-o", "pid=,args=", "-u", uid], capture_output=True, text=True)
-    return listed.stdout.splitlines()
-
-
 def test_stopping_a_server_ends_every_process_of_its_user(hub):
     alice = started(hub, "alice", "sub-alice-servers")
     [container] = containers(hub, "alice")
     uid = container.attrs["Config"]["User"].split(":")[0]
-    # A process that left the server's process group, as `nohup ... &` from a terminal does.
-    container.exec_run(["setsid", "sleep", "3600"], user=uid, detach=True)
-    wait_for(lambda: any("sleep 3600" in p for p in uid_processes(uid)), 30, "alice's sleep")
+    detached = detached_process(container, uid)
     stopped = api(alice, hub, "DELETE", "/users/alice/server")
     assert stopped.status_code in (202, 204), stopped.text
     wait_for(lambda: not containers(hub, "alice"), 60, "alice's container gone")
-    wait_for(lambda: uid_processes(uid) == [], 30, f"no process of uid {uid} left")
+    wait_for(lambda: process_gone(detached), 30, f"alice's detached process {detached} gone")
 
 
 def test_a_container_the_hub_has_no_record_of_is_stopped(hub):

@@ -14,7 +14,7 @@ import pytest
 
 from hub_image.servers import RUNNING, SERVER_PORT, STOPPED, Server
 from hub_image.servers_on_docker import DockerServers, DockerSettings
-from tests.support import wait_for
+from tests.support import detached_process, process_gone, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -105,25 +105,14 @@ def test_the_hub_reaches_a_server_and_no_server_reaches_another(engine, user_ima
     )
 
 
-def uid_processes(uid: int) -> list[str]:
-    listed = subprocess.run(
-        ["ps", "-o", "pid=,args=", "-u", str(uid)], capture_output=True, text=True
-    )
-    return listed.stdout.splitlines()
-
-
 def test_stopping_a_server_ends_every_process_of_its_user(engine, user_image):
     task_id = engine.start(server(engine, user_image, "cat", 1003, LISTEN))
     running(engine, task_id)
-    container = docker.from_env().containers.get(task_id)
-    # A process that left the server's process group, as `nohup ... &` from a terminal does.
-    container.exec_run(["setsid", "sleep", "3600"], user="1003", detach=True)
-    wait_for(
-        lambda: any("sleep 3600" in p for p in uid_processes(1003)), 30, "cat's detached sleep"
-    )
+    detached = detached_process(docker.from_env().containers.get(task_id), "1003")
     engine.stop(task_id, "stopped by test")
     assert engine.describe(task_id).state == STOPPED
-    assert uid_processes(1003) == []
+    # The container's end is every process's in it: the detached one is gone already.
+    assert process_gone(detached)
 
 
 def test_a_server_past_its_memory_is_stopped_and_says_so(engine, user_image):

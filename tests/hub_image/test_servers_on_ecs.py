@@ -175,6 +175,25 @@ def test_a_second_start_reuses_its_access_point_and_a_new_image_takes_a_new_revi
     assert active == [revisions[third]]
 
 
+def test_a_home_released_to_a_new_identity_gets_a_new_access_point(account, checked):
+    settings, ecs, efs = account
+    engine = checked(EcsServers(settings))
+    engine.stop(engine.start(JANE), "stopped by test")
+    [old] = efs.describe_access_points(FileSystemId=settings.file_system_id)["AccessPoints"]
+    # The name's new owner (a new identity) has a new uid: the old uid's door to the home goes.
+    new_owner = Server(**{**JANE.__dict__, "uid": 1002})
+    task_id = engine.start(new_owner)
+    [point] = efs.describe_access_points(FileSystemId=settings.file_system_id)["AccessPoints"]
+    assert point["AccessPointId"] != old["AccessPointId"]
+    assert point["PosixUser"] == {"Uid": 1002, "Gid": 1002}
+    assert point["RootDirectory"]["CreationInfo"]["OwnerUid"] == 1002
+    [task] = ecs.describe_tasks(cluster=settings.cluster, tasks=[task_id])["tasks"]
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    [volume] = definition["taskDefinition"]["volumes"]
+    authorization = volume["efsVolumeConfiguration"]["authorizationConfig"]
+    assert authorization["accessPointId"] == point["AccessPointId"]
+
+
 def test_a_restarted_hub_finds_its_running_servers(account, checked):
     settings, _, _ = account
     jane = checked(EcsServers(settings)).start(JANE)
