@@ -15,16 +15,14 @@ deep, an object over MAX_OBJECT_BYTES) counts so.
 """
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from prometheus_client import Gauge
 
+from hub_image import s3_object
+from hub_image.s3_object import ChangedObject, ObjectTooLarge, S3ObjectError, described
 from users.lists import (
     UserListError,
     check_home_directories,
@@ -42,10 +40,6 @@ LAST_GOOD_READ = Gauge(
     "Unix time of the last read that found the user lists good (or unchanged and good)",
 )
 
-# S3's bucket naming rules (lowercase, 3 to 63 characters); the key is everything after the '/'.
-_S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
-# A stuck read must not hold the refresh (or the hub's shutdown) for long; retries as AWS's SDKs do.
-_S3_CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
 # Twice the 128 KiB the stack config can hold (the CLI's ceiling), which bounds what `pulumi up`
 # writes: about 4,800 e-mail-style names. Past it the object is not read, let alone parsed.
 MAX_OBJECT_BYTES = 256 * 1024
@@ -121,12 +115,10 @@ def lists_from_json(url: str, body: bytes) -> UserLists:
 
 def parse_s3_url(url: str) -> tuple[str, str]:
     """USER_LISTS_URL's bucket and key; UserListError naming the variable when it is not one."""
-    match = _S3_URL.fullmatch(url)
-    if not match:
-        raise UserListError(
-            f"USER_LISTS_URL: must be s3://<bucket>/<key> with a valid bucket name (got {url!r})"
-        )
-    return match["bucket"], match["key"]
+    try:
+        return s3_object.parse_s3_url("USER_LISTS_URL", url)
+    except S3ObjectError as error:
+        raise UserListError(str(error)) from None
 
 
 def lists_at_start(environ, log) -> UserLists:
@@ -150,58 +142,37 @@ class S3Lists:
     while it is unchanged: each read sends the ETag of the last one (a conditional GET)."""
 
     def __init__(self, url: str):
-        self.bucket, self.key = parse_s3_url(url)
+        parse_s3_url(url)
         self.url = url
+        self._object = ChangedObject("USER_LISTS_URL", url, MAX_OBJECT_BYTES)
         # The last good lists: kept while the object cannot be read or holds bad ones.
         self.lists: UserLists | None = None
-        self._etag = None
         # What is wrong with the object as last read (None when good), and what was last logged.
         self._content_problem = None
         self._reported = None
-        self._client = None
 
     def read(self) -> bool:
         """Read the object if it changed since the last read: True if it did and holds good lists
         (now in .lists), False if it is unchanged. UserListError says why it cannot be read or
         why its new content is not good lists; .lists stays as it was."""
-        request = {"Bucket": self.bucket, "Key": self.key}
-        if self._etag:
-            request["IfNoneMatch"] = self._etag
         try:
-            # boto3's own credential chain (on ECS the task role) and AWS_ENDPOINT_URL_S3, if set.
-            self._client = self._client or boto3.session.Session().client(
-                "s3", config=_S3_CLIENT_CONFIG
-            )
-            answer = self._client.get_object(**request)
-            size = answer.get("ContentLength") or 0
-            # One byte past the cap tells, whatever the length header says; a bigger one is unread.
-            body = answer["Body"].read(MAX_OBJECT_BYTES + 1) if size <= MAX_OBJECT_BYTES else b""
-            answer["Body"].close()
-        except ClientError as error:
-            # botocore raises on S3's 304 Not Modified: the object is as last read.
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
-                if self._content_problem:
-                    raise UserListError(self._content_problem) from None
-                return False
-            details = error.response.get("Error", {})
-            raise UserListError(
-                f"{self.url}: cannot be read ({details.get('Code')}: {details.get('Message')})"
-            ) from None
-        except Exception as error:  # any failure to read: read again next time
-            raise UserListError(f"{self.url}: cannot be read ({_described(error)})") from None
-        self._etag = answer.get("ETag")
+            body = self._object.read()
+        except ObjectTooLarge as error:
+            self._content_problem = str(error)
+            raise UserListError(self._content_problem) from None
+        except S3ObjectError as error:
+            raise UserListError(str(error)) from None
+        if body is None:
+            if self._content_problem:
+                raise UserListError(self._content_problem)
+            return False
         try:
-            if max(size, len(body)) > MAX_OBJECT_BYTES:
-                raise UserListError(
-                    f"{self.url}: is {max(size, len(body)):,} bytes or more, over the "
-                    f"{MAX_OBJECT_BYTES:,} the hub reads"
-                )
             self.lists = lists_from_json(self.url, body)
         except UserListError as error:
             self._content_problem = str(error)
             raise
         except Exception as error:  # any failure to parse: a bad object until it changes
-            self._content_problem = f"{self.url}: cannot be parsed ({_described(error)})"
+            self._content_problem = f"{self.url}: cannot be parsed ({described(error)})"
             raise UserListError(self._content_problem) from None
         self._content_problem = None
         return True
@@ -222,12 +193,6 @@ class S3Lists:
             self._reported = None
         _mark_good()
         return changed
-
-
-def _described(error: Exception) -> str:
-    """An exception in one line: its kind and message (a 5,000-digit number's is long)."""
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message[:300]}"
 
 
 def _mark_good() -> None:

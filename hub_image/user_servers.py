@@ -14,17 +14,15 @@ import re
 import threading
 from dataclasses import dataclass
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
+from hub_image.s3_object import ChangedObject, ObjectTooLarge, S3ObjectError, described
 from users.names import group_name_problem
 
-_S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
-_SIZE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-_CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
+# A size's name and keys: the program checks serverSizes against the same (hub_on_aws/settings.py).
+SIZE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+SIZE_KEYS = {"name", "cpu", "memory", "groups"}
 # More than any sizes list needs: a bigger object is not this one.
 MAX_OBJECT_BYTES = 64 * 1024
+# Without SERVER_SIZES: the stack's default serverSizes (Pulumi.yaml; a test keeps them equal).
 DEFAULT_SIZES = '[{"name": "standard", "cpu": 1024, "memory": 4096}]'
 
 
@@ -82,11 +80,9 @@ def checked(where: str, document: object) -> UserServers:
 
 
 def _size_problem(size: object, taken: set[str]) -> str | None:
-    if not isinstance(size, dict) or not {"name", "cpu", "memory"} <= set(size) <= {
-        "name", "cpu", "memory", "groups"
-    }:  # fmt: skip
+    if not isinstance(size, dict) or not {"name", "cpu", "memory"} <= set(size) <= SIZE_KEYS:
         return "must have a name, cpu, memory and optionally groups"
-    if not isinstance(size["name"], str) or not _SIZE_NAME.fullmatch(size["name"]):
+    if not isinstance(size["name"], str) or not SIZE_NAME.fullmatch(size["name"]):
         return f"name {size['name']!r} is not at most 32 of a-z 0-9 -"
     if size["name"] in taken:
         return f"name {size['name']!r} is there twice"
@@ -113,16 +109,14 @@ class S3UserServers:
     """USER_SERVERS_URL's object, read again at each server start; the last good one is kept."""
 
     def __init__(self, url: str):
-        match = _S3_URL.fullmatch(url)
-        if not match:
-            raise UserServersError(
-                f"USER_SERVERS_URL: must be s3://<bucket>/<key> with a valid bucket name "
-                f"(got {url!r})"
-            )
-        self.url, self.bucket, self.key = url, match["bucket"], match["key"]
-        self._client = None
-        self._etag = None
+        try:
+            self._object = ChangedObject("USER_SERVERS_URL", url, MAX_OBJECT_BYTES)
+        except S3ObjectError as error:
+            raise UserServersError(str(error)) from None
+        self.url = url
         self._current: UserServers | None = None
+        # What is wrong with the object as last read: it stays so until the object changes.
+        self._problem: str | None = None
         # One read at a time: spawns run in worker threads.
         self._reading = threading.Lock()
 
@@ -138,29 +132,23 @@ class S3UserServers:
             return self._current
 
     def _read(self) -> None:
-        request = {"Bucket": self.bucket, "Key": self.key}
-        if self._etag:
-            request["IfNoneMatch"] = self._etag
         try:
-            self._client = self._client or boto3.session.Session().client(
-                "s3", config=_CLIENT_CONFIG
-            )
-            answer = self._client.get_object(**request)
-            body = answer["Body"].read(MAX_OBJECT_BYTES + 1)
-        except ClientError as error:
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
-                return
-            details = error.response.get("Error", {})
-            raise UserServersError(
-                f"{self.url}: cannot be read ({details.get('Code')}: {details.get('Message')})"
-            ) from None
-        except BotoCoreError as error:
-            raise UserServersError(f"{self.url}: cannot be read ({error})") from None
-        if len(body) > MAX_OBJECT_BYTES:
-            raise UserServersError(f"{self.url}: is larger than {MAX_OBJECT_BYTES} bytes")
+            body = self._object.read()
+        except ObjectTooLarge as error:
+            self._problem = str(error)
+            raise UserServersError(self._problem) from None
+        except S3ObjectError as error:
+            raise UserServersError(str(error)) from None
+        if body is None:
+            if self._problem:
+                raise UserServersError(self._problem)
+            return
         try:
-            document = json.loads(body)
-        except ValueError as error:
-            raise UserServersError(f"{self.url}: not valid JSON ({error})") from None
-        self._current = checked(self.url, document)
-        self._etag = answer.get("ETag")
+            self._current = checked(self.url, json.loads(body))
+        except UserServersError as error:
+            self._problem = str(error)
+            raise
+        except Exception as error:  # any failure to parse: a bad object until it changes
+            self._problem = f"{self.url}: not valid JSON ({described(error)})"
+            raise UserServersError(self._problem) from None
+        self._problem = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from hub_image.user_servers import SIZE_KEYS, SIZE_NAME
 from service_rules import FARGATE_MEMORY, LOG_RETENTION_DAYS
 from stack_settings import refuse_unless_aws_takes
 from users.names import group_name_problem
@@ -29,8 +30,6 @@ FARGATE_PLATFORMS = ("linux/amd64", "linux/arm64")
 # The claims an existing pool's users may be named by; a pool the program makes uses `username`.
 USERNAME_CLAIMS = ("username", "preferred_username", "email")
 # A size's name, as the spawn page offers it and the hub keeps it.
-_SIZE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-_SIZE_KEYS = {"name", "cpu", "memory", "groups"}
 
 
 @dataclass(frozen=True)
@@ -216,12 +215,12 @@ def _server_sizes(sizes: object) -> list[dict]:
     names = set()
     for index, size in enumerate(sizes):
         key = f"serverSizes[{index}]"
-        if not isinstance(size, dict) or not {"name", "cpu", "memory"} <= set(size) <= _SIZE_KEYS:
+        if not isinstance(size, dict) or not {"name", "cpu", "memory"} <= set(size) <= SIZE_KEYS:
             refuse(
                 key, size, f"a size with name, cpu, memory and optionally groups, e.g. {example}"
             )
         name, cpu, memory = size["name"], size["cpu"], size["memory"]
-        if not isinstance(name, str) or not _SIZE_NAME.fullmatch(name) or name in names:
+        if not isinstance(name, str) or not SIZE_NAME.fullmatch(name) or name in names:
             refuse(f"{key}.name", name, "a new name of at most 32 of a-z 0-9 -, e.g. standard")
         names.add(name)
         if memory not in FARGATE_MEMORY.get(cpu, ()) or isinstance(cpu, bool):
