@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import requests
+import yaml
 
 from hub_image.user_lists import S3Lists
 from local.aws_stand_in import REGION, running_s3
@@ -81,6 +82,12 @@ MANY_NAMES = 2000
 ON_AWS = CONFIG | {"hubDomain": "hub.example.org", "hostedZoneId": "Z0123456789ABC"}
 MANY_RUNS = 3
 CONCURRENT_SERVERS = 10
+
+
+def default_setting(name: str):
+    """A stack setting's default, as Pulumi.yaml declares it."""
+    project = yaml.safe_load((Path(__file__).parent.parent / "Pulumi.yaml").read_text())
+    return project["config"][name]["default"]
 
 
 def say(message: str) -> None:
@@ -523,6 +530,10 @@ def servers(images: dict[str, str], provider) -> dict:
             at_once = list(pool.map(lambda user: spawn(hub.url, sessions[user], user), ten))
         kernels = {user: start_kernel(hub.url, sessions[user], user) for user in ten}
         containers = {user: hub.servers(user) for user in ten}
+        # What the hub's task must hold: the hub and its proxy, with every server running.
+        running = len(hub.servers())
+        hub_memory = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", hub.name)
+        hub_memory = hub_memory.split("/")[0].strip()
         hub.stop()
         started = time.monotonic()
         health = hub.start(READY_SECONDS)
@@ -538,7 +549,8 @@ def servers(images: dict[str, str], provider) -> dict:
     say(f"servers, {CONCURRENT_SERVERS} at once (s): {' '.join(f'{x:.2f}' for x in at_once)}")
     say(
         f"servers: restart with {CONCURRENT_SERVERS} running: health {health:.2f} s, every "
-        f"server answering {routes:.2f} s; {same} of {len(ten)} the same containers"
+        f"server answering {routes:.2f} s; {same} of {len(ten)} the same containers; the hub "
+        f"container's memory with {running} servers running: {hub_memory}"
     )
     return {
         "one_median": median(one_at_a_time),
@@ -549,6 +561,8 @@ def servers(images: dict[str, str], provider) -> dict:
         "routes": routes,
         "kernels": len(kernels),
         "same": same,
+        "running": running,
+        "hub_memory": hub_memory,
     }
 
 
@@ -562,8 +576,9 @@ def hub_api(session: requests.Session, hub_url: str, method: str, path: str) -> 
     """The hub's REST API as its pages call it: the session's cookie and the hub's XSRF token."""
     session.get(f"{hub_url}/hub/home", timeout=REQUEST_SECONDS)
     [xsrf] = [c.value for c in session.cookies if c.name == "_xsrf" and c.path == "/hub/"]
+    # A spawn request waits up to the hub's slow_spawn_timeout (10 s) for the server.
     return session.request(
-        method, f"{hub_url}/hub/api{path}", headers={"X-XSRFToken": xsrf}, timeout=REQUEST_SECONDS
+        method, f"{hub_url}/hub/api{path}", headers={"X-XSRFToken": xsrf}, timeout=READY_SECONDS
     )
 
 
@@ -673,8 +688,7 @@ def many_names(mocks: HubMocks, s3) -> dict:
 
 
 def declared_content(declared: Declared) -> str:
-    [content] = [r.inputs["content"] for r in declared.resources if r.type == LISTS_OBJECT]
-    return content
+    return declared.resource(LISTS_OBJECT).inputs["content"]
 
 
 def refresh_cost(s3, content: str) -> float:
@@ -916,6 +930,12 @@ def table(
             f"health {f7['health']:.2f} s after the start; every server through the hub "
             f"{f7['routes']:.2f} s",
             f"no server or kernel ended: {met(f7['same'] == f7['kernels'])}",
+        ),
+        (
+            "7. the hub container's memory (hub and proxy)",
+            f"{f7['hub_memory']} with {f7['running']} servers running",
+            f"the hub task's default memory (taskMemory): {default_setting('taskMemory')} MiB",
+            "report",
         ),
     ]
     lines = [f"Machine: {machine_line}", f"Medians of {RUNS} runs unless said.", ""]

@@ -1,11 +1,15 @@
 """An S3 object the hub reads again and again: the user lists, the users' servers' settings.
 
 Each read after the first sends the last ETag (a conditional GET), so an unchanged object costs one
-request and no body; a read never takes more than `max_bytes` of it. boto3's own credential chain
-finds the task role on ECS; AWS_ENDPOINT_URL_S3, if set, points it elsewhere (the tests' stand-in).
+request and no body; a read never takes more than `max_bytes` of it. An object that is too large
+or does not parse is bad until it changes: each read says so again, 304 or not, and its reader
+keeps what it had. boto3's own credential chain finds the task role on ECS; AWS_ENDPOINT_URL_S3,
+if set, points it elsewhere (the tests' stand-in).
 """
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -14,14 +18,11 @@ from botocore.exceptions import ClientError
 _S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 # A stuck read must not hold the hub for long; retries as AWS's SDKs do.
 _CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
+Parsed = TypeVar("Parsed")
 
 
 class S3ObjectError(ValueError):
-    """The object cannot be read, or is too large; the message names it."""
-
-
-class ObjectTooLarge(S3ObjectError):
-    """The object is over the cap: what it holds is not read until it changes."""
+    """The object cannot be read, or is not good; the message names it."""
 
 
 def parse_s3_url(variable: str, url: str) -> tuple[str, str]:
@@ -48,11 +49,16 @@ class ChangedObject:
         self.url, self.max_bytes = url, max_bytes
         self._etag = None
         self._client = None
+        # What is wrong with the object as last read: None when it is good.
+        self._problem = None
 
-    def read(self) -> bytes | None:
-        """The object's bytes if it changed since the last read, None if it is unchanged.
-        S3ObjectError says why it cannot be read (read again next time) or is too large (until
-        it changes)."""
+    def read(
+        self, parse: Callable[[bytes], Parsed], refusals: tuple[type[Exception], ...]
+    ) -> Parsed | None:
+        """What `parse` makes of the object if it changed since the last read, None if unchanged.
+        S3ObjectError says why it cannot be read (read again next time) or is not good (until it
+        changes): too large, or refused by `parse` (with a `refusals` message of its own, or any
+        other exception, named)."""
         request = {"Bucket": self.bucket, "Key": self.key}
         if self._etag:
             request["IfNoneMatch"] = self._etag
@@ -71,6 +77,8 @@ class ChangedObject:
         except ClientError as error:
             # botocore raises on S3's 304 Not Modified: the object is as last read.
             if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
+                if self._problem:
+                    raise S3ObjectError(self._problem) from None
                 return None
             details = error.response.get("Error", {})
             raise S3ObjectError(
@@ -80,8 +88,18 @@ class ChangedObject:
             raise S3ObjectError(f"{self.url}: cannot be read ({described(error)})") from None
         self._etag = answer.get("ETag")
         if max(size, len(body)) > self.max_bytes:
-            raise ObjectTooLarge(
+            self._problem = (
                 f"{self.url}: is {max(size, len(body)):,} bytes or more, over the "
                 f"{self.max_bytes:,} the hub reads"
             )
-        return body
+            raise S3ObjectError(self._problem)
+        try:
+            parsed = parse(body)
+        except refusals as error:
+            self._problem = str(error)
+        except Exception as error:  # any failure to parse: a bad object until it changes
+            self._problem = f"{self.url}: cannot be parsed ({described(error)})"
+        else:
+            self._problem = None
+            return parsed
+        raise S3ObjectError(self._problem)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from prometheus_client import Gauge
 
 from hub_image import s3_object
-from hub_image.s3_object import ChangedObject, ObjectTooLarge, S3ObjectError, described
+from hub_image.s3_object import ChangedObject, S3ObjectError
 from users.lists import (
     UserListError,
     check_home_directories,
@@ -147,34 +147,22 @@ class S3Lists:
         self._object = ChangedObject("USER_LISTS_URL", url, MAX_OBJECT_BYTES)
         # The last good lists: kept while the object cannot be read or holds bad ones.
         self.lists: UserLists | None = None
-        # What is wrong with the object as last read (None when good), and what was last logged.
-        self._content_problem = None
+        # The problem last logged.
         self._reported = None
 
     def read(self) -> bool:
         """Read the object if it changed since the last read: True if it did and holds good lists
         (now in .lists), False if it is unchanged. UserListError says why it cannot be read or
-        why its new content is not good lists; .lists stays as it was."""
+        why its content is not good lists; .lists stays as it was."""
         try:
-            body = self._object.read()
-        except ObjectTooLarge as error:
-            self._content_problem = str(error)
-            raise UserListError(self._content_problem) from None
+            lists = self._object.read(
+                lambda body: lists_from_json(self.url, body), (UserListError,)
+            )
         except S3ObjectError as error:
             raise UserListError(str(error)) from None
-        if body is None:
-            if self._content_problem:
-                raise UserListError(self._content_problem)
+        if lists is None:
             return False
-        try:
-            self.lists = lists_from_json(self.url, body)
-        except UserListError as error:
-            self._content_problem = str(error)
-            raise
-        except Exception as error:  # any failure to parse: a bad object until it changes
-            self._content_problem = f"{self.url}: cannot be parsed ({described(error)})"
-            raise UserListError(self._content_problem) from None
-        self._content_problem = None
+        self.lists = lists
         return True
 
     def refresh(self, log) -> bool:

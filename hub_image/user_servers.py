@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from hub_image.s3_object import ChangedObject, ObjectTooLarge, S3ObjectError, described
+from hub_image.s3_object import ChangedObject, S3ObjectError
 from users.names import group_name_problem
 
 # A size's name and keys: the program checks serverSizes against the same (hub_on_aws/settings.py).
@@ -115,8 +115,6 @@ class S3UserServers:
             raise UserServersError(str(error)) from None
         self.url = url
         self._current: UserServers | None = None
-        # What is wrong with the object as last read: it stays so until the object changes.
-        self._problem: str | None = None
         # One read at a time: spawns run in worker threads.
         self._reading = threading.Lock()
 
@@ -125,30 +123,12 @@ class S3UserServers:
         keeps the last good ones; with none yet, UserServersError says why."""
         with self._reading:
             try:
-                self._read()
-            except UserServersError:
+                read = self._object.read(
+                    lambda body: checked(self.url, json.loads(body)), (UserServersError,)
+                )
+            except S3ObjectError as error:
                 if self._current is None:
-                    raise
+                    raise UserServersError(str(error)) from None
+                read = None
+            self._current = read or self._current
             return self._current
-
-    def _read(self) -> None:
-        try:
-            body = self._object.read()
-        except ObjectTooLarge as error:
-            self._problem = str(error)
-            raise UserServersError(self._problem) from None
-        except S3ObjectError as error:
-            raise UserServersError(str(error)) from None
-        if body is None:
-            if self._problem:
-                raise UserServersError(self._problem)
-            return
-        try:
-            self._current = checked(self.url, json.loads(body))
-        except UserServersError as error:
-            self._problem = str(error)
-            raise
-        except Exception as error:  # any failure to parse: a bad object until it changes
-            self._problem = f"{self.url}: not valid JSON ({described(error)})"
-            raise UserServersError(self._problem) from None
-        self._problem = None

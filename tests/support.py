@@ -70,7 +70,7 @@ def login(hub, sub: str, session=None) -> tuple[requests.Session, requests.Respo
 
 def detached_process(container, uid: str) -> int:
     """Start, in a server's container as its user, a process that left the server's process group
-    (as `nohup ... &` from a terminal does); return its PID on this machine once it runs."""
+    (as `nohup ... &` from a terminal does); return its PID on this machine once it runs there."""
     container.exec_run(["setsid", "sleep", "3600"], user=uid, detach=True)
 
     def host_pid() -> int | None:
@@ -78,12 +78,25 @@ def detached_process(container, uid: str) -> int:
         pids = [int(row[0]) for row in listed["Processes"] if row[1] == "sleep 3600"]
         return pids[0] if pids else None
 
-    return wait_for(host_pid, 30, f"the detached sleep in {container.name}")
+    pid = wait_for(host_pid, 30, f"the detached sleep in {container.name}")
+    # Found by the same look as after the stop, so that look cannot miss it.
+    assert pid in server_processes(container.id, int(uid)), f"{pid} not in {container.name}"
+    return pid
 
 
-def process_gone(pid: int) -> bool:
-    """Whether this machine's process `pid` (a detached sleep) is gone."""
-    try:
-        return b"sleep" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return True
+def server_processes(container_id: str, uid: int) -> list[int]:
+    """This machine's processes of `uid` in the server's container (its cgroup names it): other
+    hubs' servers may run as the same uid, in containers of their own."""
+    found = []
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            status = (process / "status").read_text()
+            cgroup = (process / "cgroup").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        [real_uid] = [line.split()[1] for line in status.splitlines() if line.startswith("Uid:")]
+        if int(real_uid) == uid and container_id in cgroup:
+            found.append(int(process.name))
+    return found

@@ -27,7 +27,7 @@ from local.image import Pushed, build, push
 from local.program import HubMocks, run_program
 from local.registry import blob_uploads
 from tests.e2e.conftest import stage
-from tests.support import REQUEST_TIMEOUT, detached_process, login, process_gone, wait_for
+from tests.support import REQUEST_TIMEOUT, detached_process, login, server_processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -415,10 +415,11 @@ def test_stopping_a_server_ends_every_process_of_its_user(hub_factory):
     student = log_in(own_hub, STUDENT)
     start_server(own_hub, student, STUDENT)
     [server] = own_hub.servers(STUDENT)
-    detached = detached_process(container(server), str(uid_of(own_hub, STUDENT)))
+    uid = uid_of(own_hub, STUDENT)
+    detached_process(container(server), str(uid))
     assert api(student, own_hub, "DELETE", f"/users/{STUDENT}/server").status_code in (202, 204)
     wait_for(lambda: not own_hub.servers(STUDENT), 60, "the student's container gone")
-    wait_for(lambda: process_gone(detached), 30, f"the detached process {detached} gone")
+    wait_for(lambda: server_processes(server, uid) == [], 30, f"no process of uid {uid} left")
 
 
 def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
@@ -428,7 +429,7 @@ def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
     start_server(own_hub, student, STUDENT)
     uid = uid_of(own_hub, STUDENT)
     [server] = own_hub.servers(STUDENT)
-    detached = detached_process(container(server), str(uid))
+    detached_process(container(server), str(uid))
     made = api(student, own_hub, "POST", f"/users/{STUDENT}/tokens")
     assert made.status_code == 201, made.text
     token = {"Authorization": f"token {made.json()['token']}"}
@@ -447,7 +448,7 @@ def test_someone_taken_off_the_list_is_out_at_the_next_start(hub_factory):
     assert api(admin, own_hub, "GET", f"/users/{STUDENT}").status_code == 404
     # Their server's container stopped, with every process in it.
     wait_for(lambda: not own_hub.servers(STUDENT), 60, "the student's container gone")
-    wait_for(lambda: process_gone(detached), 30, f"the detached process {detached} gone")
+    wait_for(lambda: server_processes(server, uid) == [], 30, f"no process of uid {uid} left")
     # Their files stay on /home, for an operator to keep or delete.
     assert owner_and_mode(own_hub.homes / HOMES[STUDENT]) == (uid, "700")
 

@@ -19,7 +19,7 @@ import requests
 from hub_image.servers import HUB_TAG, USER_TAG
 from hub_image.spawner import RUNTIME_DIR
 from tests.hub_image.conftest import api, get, start_hub
-from tests.support import REQUEST_TIMEOUT, detached_process, login, process_gone, wait_for
+from tests.support import REQUEST_TIMEOUT, detached_process, login, server_processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -233,11 +233,12 @@ def test_stopping_a_server_ends_every_process_of_its_user(hub):
     alice = started(hub, "alice", "sub-alice-servers")
     [container] = containers(hub, "alice")
     uid = container.attrs["Config"]["User"].split(":")[0]
-    detached = detached_process(container, uid)
+    detached_process(container, uid)
     stopped = api(alice, hub, "DELETE", "/users/alice/server")
     assert stopped.status_code in (202, 204), stopped.text
     wait_for(lambda: not containers(hub, "alice"), 60, "alice's container gone")
-    wait_for(lambda: process_gone(detached), 30, f"alice's detached process {detached} gone")
+    left = container.id, int(uid)
+    wait_for(lambda: server_processes(*left) == [], 30, f"no process of uid {uid} left")
 
 
 def test_a_container_the_hub_has_no_record_of_is_stopped(hub):

@@ -14,7 +14,7 @@ import pytest
 
 from hub_image.servers import RUNNING, SERVER_PORT, STOPPED, Server
 from hub_image.servers_on_docker import DockerServers, DockerSettings
-from tests.support import detached_process, process_gone, wait_for
+from tests.support import detached_process, server_processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -108,11 +108,11 @@ def test_the_hub_reaches_a_server_and_no_server_reaches_another(engine, user_ima
 def test_stopping_a_server_ends_every_process_of_its_user(engine, user_image):
     task_id = engine.start(server(engine, user_image, "cat", 1003, LISTEN))
     running(engine, task_id)
-    detached = detached_process(docker.from_env().containers.get(task_id), "1003")
+    detached_process(docker.from_env().containers.get(task_id), "1003")
     engine.stop(task_id, "stopped by test")
     assert engine.describe(task_id).state == STOPPED
-    # The container's end is every process's in it: the detached one is gone already.
-    assert process_gone(detached)
+    # The container's end is every process's in it: none of the uid's is left by then.
+    assert server_processes(task_id, 1003) == []
 
 
 def test_a_server_past_its_memory_is_stopped_and_says_so(engine, user_image):

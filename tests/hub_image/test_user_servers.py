@@ -119,7 +119,7 @@ def test_a_new_object_reaches_the_next_server_start_and_an_unchanged_one_costs_n
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("{not json", "not valid JSON (JSONDecodeError: "),
+        ("{not json", "cannot be parsed (JSONDecodeError: "),
         (json.dumps({"image": IMAGE, "sizes": []}), "sizes must be a list of one or more sizes"),
         (" " * MAX_OBJECT_BYTES + "{}", f"or more, over the {MAX_OBJECT_BYTES:,} the hub reads"),
     ],
