@@ -57,10 +57,12 @@ class Hub:
 
 
 # Servers that run as the hub's own user, so that a test makes no system accounts; Jupyter
-# Server refuses root (as the tests may run) without --allow-root.
+# Server refuses root (as the tests may run) without --allow-root. Processes of the hub's, they
+# end with it (a task outlives the hub; these would outlive the test).
 LOCAL_SERVERS = [
     "--JupyterHub.spawner_class=jupyterhub.spawner.SimpleLocalProcessSpawner",
     '--Spawner.args=["--allow-root"]',
+    "--JupyterHub.cleanup_servers=True",
 ]
 
 

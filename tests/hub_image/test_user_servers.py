@@ -104,16 +104,18 @@ def put(s3, key: str, body: str) -> None:
 
 
 def test_a_new_object_reaches_the_next_server_start_and_an_unchanged_one_costs_no_body(aws):
-    put(aws, "servers.json", json.dumps({"image": IMAGE, "sizes": [STANDARD]}))
-    servers = S3UserServers(f"s3://{LISTS_BUCKET}/servers.json")
+    # The stand-in serves the whole session: an object of this test's own.
+    key = f"servers-{secrets.token_hex(3)}.json"
+    put(aws, key, json.dumps({"image": IMAGE, "sizes": [STANDARD]}))
+    servers = S3UserServers(f"s3://{LISTS_BUCKET}/{key}")
     assert servers.current().image == IMAGE
     assert servers.current().image == IMAGE
     # `pulumi up` writes a new user image and a new size.
     newer = IMAGE.replace("a" * 64, "b" * 64)
-    put(aws, "servers.json", json.dumps({"image": newer, "sizes": [STANDARD, LARGE]}))
+    put(aws, key, json.dumps({"image": newer, "sizes": [STANDARD, LARGE]}))
     assert servers.current().image == newer
     assert [s.name for s in servers.current().sizes] == ["standard", "large"]
-    assert aws.reads(LISTS_BUCKET, "servers.json") == [200, 304, 200, 304]
+    assert aws.reads(LISTS_BUCKET, key) == [200, 304, 200, 304]
 
 
 @pytest.mark.parametrize(
