@@ -92,3 +92,4 @@ if on_aws:
     pulumi.export("serviceName", hub.service.service.name)
     pulumi.export("fileSystemId", hub.files.file_system.id)
     pulumi.export("logGroupName", hub.service.log_group.name)
+    pulumi.export("serversLogGroupName", hub.servers.log_group.name)

@@ -483,6 +483,8 @@ def test_a_users_server_has_no_aws_permissions_and_mounts_by_access_point_only(d
     assert execution["ecr:BatchGetImage"]["Resource"] == declared.outputs["userRepositoryArn"].value
     servers_log = one(declared, "aws:cloudwatch/logGroup:LogGroup", "hub-servers").state["name"]
     assert environment(declared)["SERVERS_LOG_GROUP"] == servers_log
+    # The servers' log is one `aws logs tail` away for the operator.
+    assert declared.outputs["serversLogGroupName"].value == servers_log
 
 
 def test_the_servers_network_admits_only_the_hub(declared):
