@@ -13,6 +13,8 @@ from local.hub_container import free_port  # noqa: F401
 from local.polling import wait_for  # noqa: F401
 
 REQUEST_TIMEOUT = 10
+# A spawn's POST answers only after JupyterHub's slow_spawn_timeout (10 s) of waiting for it.
+SPAWN_ANSWER_SECONDS = 60
 
 
 def cannot_run(reason: str) -> None:

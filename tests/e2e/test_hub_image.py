@@ -27,7 +27,14 @@ from local.image import Pushed, build, push
 from local.program import HubMocks, run_program
 from local.registry import blob_uploads
 from tests.e2e.conftest import stage
-from tests.support import REQUEST_TIMEOUT, detached_process, login, server_processes, wait_for
+from tests.support import (
+    REQUEST_TIMEOUT,
+    SPAWN_ANSWER_SECONDS,
+    detached_process,
+    login,
+    server_processes,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -188,7 +195,10 @@ def api(session: requests.Session, hub: HubContainer, method: str, path: str):
     session.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT)
     xsrf = next(cookie.value for cookie in session.cookies if cookie.name == "_xsrf")
     return session.request(
-        method, f"{hub.url}/hub/api{path}", headers={"X-XSRFToken": xsrf}, timeout=REQUEST_TIMEOUT
+        method,
+        f"{hub.url}/hub/api{path}",
+        headers={"X-XSRFToken": xsrf},
+        timeout=SPAWN_ANSWER_SECONDS,
     )
 
 
@@ -225,7 +235,7 @@ def start_server(hub, session: requests.Session, username: str, server: str = ""
     """
     # JupyterHub's own URL for the user keeps '@' as it is (jane.doe@uni.nl, not %40).
     server = server or f"{hub.url}/user/{quote(username, safe='@')}"
-    session.get(f"{hub.url}/hub/spawn", timeout=REQUEST_TIMEOUT)
+    session.get(f"{hub.url}/hub/spawn", timeout=SPAWN_ANSWER_SECONDS)
 
     def lab_loads():
         # Until the server is up, the hub answers with its spawn-pending page instead.

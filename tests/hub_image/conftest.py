@@ -20,7 +20,7 @@ import requests
 from traitlets.config import PyFileConfigLoader
 
 from local.identity_provider import Provider
-from tests.support import REQUEST_TIMEOUT, free_port, wait_for
+from tests.support import REQUEST_TIMEOUT, SPAWN_ANSWER_SECONDS, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "hub_image" / "jupyterhub_config.py"
@@ -242,7 +242,7 @@ def api(session: requests.Session, hub: Hub, method: str, path: str) -> requests
         f"{hub.url}/hub/api{path}",
         headers={"X-XSRFToken": xsrf},
         allow_redirects=False,
-        timeout=REQUEST_TIMEOUT,
+        timeout=SPAWN_ANSWER_SECONDS,
     )
 
 

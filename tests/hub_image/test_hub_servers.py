@@ -19,7 +19,14 @@ import requests
 from hub_image.servers import HUB_TAG, USER_TAG
 from hub_image.spawner import RUNTIME_DIR
 from tests.hub_image.conftest import api, get, start_hub
-from tests.support import REQUEST_TIMEOUT, detached_process, login, server_processes, wait_for
+from tests.support import (
+    REQUEST_TIMEOUT,
+    SPAWN_ANSWER_SECONDS,
+    detached_process,
+    login,
+    server_processes,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +40,6 @@ DOCKER_DNS = "0B00007F"
 # 127.0.0.1 and ::1 as /proc/net/tcp and tcp6 write them.
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
-SPAWN_ANSWER_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
