@@ -10,6 +10,7 @@ pick it (without, everyone). `pulumi preview` has checked them against Fargate's
 """
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ SIZE_KEYS = {"name", "cpu", "memory", "groups"}
 MAX_OBJECT_BYTES = 64 * 1024
 # Without SERVER_SIZES: the stack's default serverSizes (Pulumi.yaml; a test keeps them equal).
 DEFAULT_SIZES = '[{"name": "standard", "cpu": 1024, "memory": 4096}]'
+# The hub's own log (JupyterHub's application logger).
+log = logging.getLogger("JupyterHub")
 
 
 class UserServersError(ValueError):
@@ -115,12 +118,15 @@ class S3UserServers:
             raise UserServersError(str(error)) from None
         self.url = url
         self._current: UserServers | None = None
+        # The problem last logged: one error line per problem, until it changes or goes.
+        self._reported = ""
         # One read at a time: spawns run in worker threads.
         self._reading = threading.Lock()
 
     def current(self) -> UserServers:
         """The newest good settings (one GET, or a 304 when unchanged). A bad or unreadable object
-        keeps the last good ones; with none yet, UserServersError says why."""
+        keeps the last good ones, and says so in the log; with none yet, UserServersError says
+        why."""
         with self._reading:
             try:
                 read = self._object.read(
@@ -129,6 +135,12 @@ class S3UserServers:
             except S3ObjectError as error:
                 if self._current is None:
                     raise UserServersError(str(error)) from None
-                read = None
+                if str(error) != self._reported:
+                    log.error("Keeping the last good servers' settings: %s", error)
+                    self._reported = str(error)
+                return self._current
+            if self._reported:
+                log.info("The servers' settings at %s are good again", self.url)
+                self._reported = ""
             self._current = read or self._current
             return self._current

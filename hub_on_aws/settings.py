@@ -29,7 +29,6 @@ _POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:policy/([\w+=,.@-]+/)*[\w+
 FARGATE_PLATFORMS = ("linux/amd64", "linux/arm64")
 # The claims an existing pool's users may be named by; a pool the program makes uses `username`.
 USERNAME_CLAIMS = ("username", "preferred_username", "email")
-# A size's name, as the spawn page offers it and the hub keeps it.
 
 
 @dataclass(frozen=True)
@@ -223,7 +222,9 @@ def _server_sizes(sizes: object) -> list[dict]:
         if not isinstance(name, str) or not SIZE_NAME.fullmatch(name) or name in names:
             refuse(f"{key}.name", name, "a new name of at most 32 of a-z 0-9 -, e.g. standard")
         names.add(name)
-        if memory not in FARGATE_MEMORY.get(cpu, ()) or isinstance(cpu, bool):
+        # Whole numbers only, as the hub reads them (1024.0 equals 1024 but the hub refuses it).
+        whole = type(cpu) is int and type(memory) is int
+        if not whole or memory not in FARGATE_MEMORY.get(cpu, ()):
             raise pulumi.RunError(
                 f"{key} ({name!r}): cpu {cpu!r}, memory {memory!r} is not a size Fargate runs; "
                 f"{_FARGATE_SIZES} (pulumi config set --path '{key}.memory' ...)"

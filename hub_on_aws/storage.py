@@ -65,20 +65,23 @@ class HubFiles(pulumi.ComponentResource):
         self.homes = entry("homes", "/home", "755")
         self.hub_data = entry("hub-data", "/hub-data", "700")
         # Mounting needs TLS; with a policy in place, only IAM identities allowed to (the hub's task
-        # role) may mount at all, and users' servers only through an access point (their own).
+        # role) may mount at all, and users' servers only through an access point, never the hub's.
         aws.efs.FileSystemPolicy(
             name,
             file_system_id=self.file_system.id,
-            policy=pulumi.Output.all(self.file_system.arn, server_role_arn).apply(
-                lambda arns: file_system_policy(*arns)
-            ),
+            policy=pulumi.Output.all(
+                self.file_system.arn, server_role_arn, self.homes.arn, self.hub_data.arn
+            ).apply(lambda arns: file_system_policy(arns[0], arns[1], hub_access_points=arns[2:])),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"fileSystemId": self.file_system.id})
 
 
-def file_system_policy(file_system_arn: str, server_role_arn: str) -> str:
-    """TLS for everyone; a user's server, whose role has no policy, mounts by access point only."""
+def file_system_policy(
+    file_system_arn: str, server_role_arn: str, hub_access_points: list[str]
+) -> str:
+    """TLS for everyone; a user's server, whose role has no policy, mounts by access point only,
+    and never through the hub's own (all of /home with no uid enforced, or the hub's database)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -98,6 +101,20 @@ def file_system_policy(file_system_arn: str, server_role_arn: str) -> str:
                     "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
                     "Resource": file_system_arn,
                     "Condition": {"Null": {"elasticfilesystem:AccessPointArn": "false"}},
+                },
+                {
+                    "Sid": "UserServersNeverThroughTheHubs",
+                    "Effect": "Deny",
+                    "Principal": {"AWS": server_role_arn},
+                    "Action": [
+                        "elasticfilesystem:ClientMount",
+                        "elasticfilesystem:ClientWrite",
+                        "elasticfilesystem:ClientRootAccess",
+                    ],
+                    "Resource": file_system_arn,
+                    "Condition": {
+                        "ArnEquals": {"elasticfilesystem:AccessPointArn": list(hub_access_points)}
+                    },
                 },
             ],
         }

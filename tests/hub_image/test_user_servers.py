@@ -1,6 +1,7 @@
 """What users' servers run: the settings' checks, and the object the hub reads from S3 (moto)."""
 
 import json
+import logging
 import secrets
 from pathlib import Path
 
@@ -126,7 +127,8 @@ def test_a_new_object_reaches_the_next_server_start_and_an_unchanged_one_costs_n
         (" " * MAX_OBJECT_BYTES + "{}", f"or more, over the {MAX_OBJECT_BYTES:,} the hub reads"),
     ],
 )
-def test_a_bad_object_keeps_the_last_good_settings(aws, body, message):
+def test_a_bad_object_keeps_the_last_good_settings(aws, caplog, body, message):
+    caplog.set_level(logging.INFO, logger="JupyterHub")
     # The stand-in serves the whole session: each case its own object.
     key = f"servers-bad-{secrets.token_hex(3)}.json"
     url = f"s3://{LISTS_BUCKET}/{key}"
@@ -137,12 +139,25 @@ def test_a_bad_object_keeps_the_last_good_settings(aws, body, message):
     assert servers.current() == good
     # Unchanged and still bad: the same, without reading it again.
     assert servers.current() == good
+    # The hub's log says so once, naming the object and what is wrong.
+    said = [r for r in caplog.records if r.name == "JupyterHub"]
+    assert [(r.levelname, r.getMessage().split(": ", 1)[0]) for r in said] == [
+        ("ERROR", "Keeping the last good servers' settings")
+    ]
+    assert f"{url}: " in said[0].getMessage() and message in said[0].getMessage()
     # A hub that starts with the bad object has nothing to keep: it says what is wrong.
     with pytest.raises(UserServersError) as refusal:
         S3UserServers(url).current()
     assert str(refusal.value).startswith(f"{url}: ")
     assert message in str(refusal.value)
-    assert aws.reads(LISTS_BUCKET, key) == [200, 200, 304, 200]
+    # Good again: the log says that too, once.
+    put(aws, key, json.dumps({"image": IMAGE, "sizes": [STANDARD, LARGE]}))
+    assert [s.name for s in servers.current().sizes] == ["standard", "large"]
+    assert said[-1].levelname == "ERROR"
+    assert [r.getMessage() for r in caplog.records if r.name == "JupyterHub"][-1] == (
+        f"The servers' settings at {url} are good again"
+    )
+    assert aws.reads(LISTS_BUCKET, key) == [200, 200, 304, 200, 200]
 
 
 def test_a_missing_object_says_so(aws):

@@ -479,6 +479,16 @@ def test_a_users_server_has_no_aws_permissions_and_mounts_by_access_point_only(d
     assert allow["Principal"] == {"AWS": servers_task}
     assert allow["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
     assert allow["Condition"] == {"Null": {"elasticfilesystem:AccessPointArn": "false"}}
+    # Not through the hub's own: all of /home with no uid enforced, and the hub's database.
+    [never] = [s for s in policy["Statement"] if s.get("Sid") == "UserServersNeverThroughTheHubs"]
+    hubs = {
+        r.name: r.state["arn"] for r in resources(declared, "aws:efs/accessPoint:AccessPoint")
+    }
+    assert never["Effect"] == "Deny" and never["Principal"] == {"AWS": servers_task}
+    assert set(allow["Action"]) < set(never["Action"])
+    assert never["Condition"] == {
+        "ArnEquals": {"elasticfilesystem:AccessPointArn": [hubs["hub-homes"], hubs["hub-hub-data"]]}
+    }
     execution = statements_of(declared, "hub-servers-execution")
     assert execution["ecr:BatchGetImage"]["Resource"] == declared.outputs["userRepositoryArn"].value
     servers_log = one(declared, "aws:cloudwatch/logGroup:LogGroup", "hub-servers").state["name"]
@@ -681,6 +691,21 @@ ONE_ZONE = {
         (
             {"serverSizes": [{"name": "large", "cpu": 4096, "memory": 4096}]},
             "serverSizes[0] ('large'): cpu 4096, memory 4096 is not a size Fargate runs; CPU "
+            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
+            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
+            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+        ),
+        (
+            # YAML's 4096.0 equals 4096, but the hub reads whole numbers only.
+            {"serverSizes": [{"name": "large", "cpu": 4096, "memory": 16384.0}]},
+            "serverSizes[0] ('large'): cpu 4096, memory 16384.0 is not a size Fargate runs; CPU "
+            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
+            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
+            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+        ),
+        (
+            {"serverSizes": [{"name": "large", "cpu": [4096], "memory": 16384}]},
+            "serverSizes[0] ('large'): cpu [4096], memory 16384 is not a size Fargate runs; CPU "
             "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
             "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
             "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
