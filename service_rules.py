@@ -70,7 +70,8 @@ _ECS_NAME_SAYS = "at most 255 letters, digits, underscores or hyphens"
 # CloudWatch Logs' retention periods, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
-# Fargate's task sizes: CPU units -> the memory (MiB) it accepts with them.
+# Fargate's task sizes: CPU units -> the memory (MiB) it accepts with them (botocore ecs model,
+# RegisterTaskDefinition.cpu documentation).
 FARGATE_MEMORY = {
     256: (512, 1024, 2048),
     512: tuple(range(1024, 4096 + 1, 1024)),
@@ -80,7 +81,6 @@ FARGATE_MEMORY = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-FARGATE_SOURCE = "botocore ecs model, RegisterTaskDefinition.cpu documentation (Fargate's sizes)"
 
 PROSE_RULES = (
     ProseRule(

@@ -4,7 +4,8 @@
   change hands (an existing pool's `preferred_username`, which users edit unless the app client
   forbids it; a Cognito username deleted and made again).
 - The lists decide, at every start: a user already in the hub's database whom they no longer admit
-  is removed (JupyterHub's own `delete_invalid_users`), ending their sessions, tokens and servers.
+  is removed (JupyterHub's own `delete_invalid_users`), ending their sessions and tokens; their
+  server, on no record now, is stopped by the orphans service's first round (hub_image/orphans.py).
 - With auth state kept (JUPYTERHUB_CRYPT_KEY), each user's tokens are renewed every
   `auth_refresh_age` seconds and a login's checks run again, so leaving a Cognito group bites.
   A refresh Cognito refuses (a 4xx from its token endpoint: a user disabled or deleted, a token

@@ -71,7 +71,8 @@ class ServerEngine(Protocol):
 
 
 class EngineError(RuntimeError):
-    """The engine refused to start a server; JupyterHub shows the message on the spawn page."""
+    """A server could not start: the engine refused it, its task stopped before it was ready, or
+    it took too long. JupyterHub shows the message on the spawn page."""
 
     @property
     def jupyterhub_message(self) -> str:

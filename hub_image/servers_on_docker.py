@@ -109,13 +109,14 @@ class DockerServers:
         return self._task(container)
 
     def stop(self, task_id: str, reason: str) -> None:
+        # Stopping the container ends every process in it, kernels and detached ones alike. One
+        # already gone (removed between two calls, or by hand) is stopped.
         try:
             container = self.client.containers.get(task_id)
+            container.stop(timeout=STOP_SECONDS)
+            container.remove(force=True)
         except docker.errors.NotFound:
             return
-        # Stopping the container ends every process in it, kernels and detached ones alike.
-        container.stop(timeout=STOP_SECONDS)
-        container.remove(force=True)
 
     def tasks(self) -> list[Task]:
         containers = self.client.containers.list(

@@ -204,7 +204,10 @@ class EcsServers:
         wanted = self._definition(server, family, access_point)
         try:
             current = self.ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-        except ClientError:
+        except ClientError as error:
+            # ECS's answer for a family with no revision yet; throttling or a refusal is no answer.
+            if error.response["Error"]["Code"] != "ClientException":
+                raise
             current = None
         if current and _runs(current) == _runs(wanted):
             return current["taskDefinitionArn"]

@@ -77,7 +77,7 @@ class HubService(pulumi.ComponentResource):
             permissions_boundary,
         )
         self.cluster = aws.ecs.Cluster(name, opts=child)
-        # Each user's task definition family is "<family>-server-<their home's name>".
+        # Each user's task definition family is "<family>-server-<their account name>".
         servers_family = f"{family}-server"
         self.task_role = ecs_task_role(
             f"{name}-task",

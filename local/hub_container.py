@@ -141,7 +141,6 @@ class HubContainer:
         """Stop the hub container; its users' servers run on, as tasks outlive the hub."""
         if self.name:
             subprocess.run(["docker", "rm", "--force", self.name], capture_output=True)
-            self.client_id = "serverless-hub-local"
         self.name = None
 
     def servers(self, username: str | None = None) -> list[str]:

@@ -17,7 +17,7 @@ invalid_grant) or after `revoke_tokens`; and the token endpoint can be made to f
 (`token_endpoint_fails`, e.g. 503) as an outage would.
 
     python -m local.identity_provider --port 9400 \
-        --users '{"jane.doe@uni.nl": {"preferred_username": "jane.doe@uni.nl"}}'
+        --users '{"jane.doe@uni.nl": {"username": "jane.doe@uni.nl"}}'
 """
 
 import argparse

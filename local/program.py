@@ -226,7 +226,8 @@ class HubMocks(pulumi.runtime.Mocks):
             return {"id": fs_id, "arn": self.arn("elasticfilesystem", f"file-system/{fs_id}")}
         if typ == "aws:efs/accessPoint:AccessPoint":
             point_id = f"fsap-{short[:17]}"
-            return {"id": point_id, "arn": self.arn("elasticfilesystem", f"access-point/{point_id}")}
+            arn = self.arn("elasticfilesystem", f"access-point/{point_id}")
+            return {"id": point_id, "arn": arn}
         if typ == "aws:s3/bucket:Bucket":
             bucket = f"{resource_name}-{short[:7]}"
             arn = f"arn:aws:s3:::{bucket}"

@@ -10,7 +10,8 @@ HOME_ROOT = "/home"
 USERNAME_PATTERN = r"[a-z0-9_][a-z0-9._@-]{0,127}"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
-# Unix account names stop at 32 characters (useradd refuses longer ones).
+# Account names stop at 32 characters, as Unix's do (useradd refuses longer ones): the server
+# names its uid so, and task families and container names end with it.
 _ACCOUNT_NAME_LIMIT = 32
 
 # Cognito group names, as far as the hub's lists can carry them: letters, digits and + = . @ - _,
@@ -83,7 +84,8 @@ def home_directory_for(username: str) -> str:
 
 
 def account_name_for(username: str) -> str:
-    """The Unix account that runs a user's server: the home directory's name, shortened if long."""
+    """The account name of a user's server (its uid's name inside it, the end of its task family
+    and container name): the home directory's name, shortened if long."""
     name = home_directory_for(username).rsplit("/", 1)[1]
     if len(name) <= _ACCOUNT_NAME_LIMIT and not name.isdigit():
         return name

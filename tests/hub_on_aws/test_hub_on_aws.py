@@ -481,9 +481,7 @@ def test_a_users_server_has_no_aws_permissions_and_mounts_by_access_point_only(d
     assert allow["Condition"] == {"Null": {"elasticfilesystem:AccessPointArn": "false"}}
     # Not through the hub's own: all of /home with no uid enforced, and the hub's database.
     [never] = [s for s in policy["Statement"] if s.get("Sid") == "UserServersNeverThroughTheHubs"]
-    hubs = {
-        r.name: r.state["arn"] for r in resources(declared, "aws:efs/accessPoint:AccessPoint")
-    }
+    hubs = {r.name: r.state["arn"] for r in resources(declared, "aws:efs/accessPoint:AccessPoint")}
     assert never["Effect"] == "Deny" and never["Principal"] == {"AWS": servers_task}
     assert set(allow["Action"]) < set(never["Action"])
     assert never["Condition"] == {
