@@ -103,3 +103,23 @@ class ChangedObject:
             self._problem = None
             return parsed
         raise S3ObjectError(self._problem)
+
+
+class ProblemLog:
+    """What the hub's log says of an object it keeps reading: one line when a problem starts (not
+    at every read while it lasts), another when the object is good again."""
+
+    def __init__(self, what: str, url: str):
+        self.what, self.url = what, url
+        # The problem last logged, or "" while the object is good.
+        self.reported = ""
+
+    def bad(self, log, problem: str) -> None:
+        if problem != self.reported:
+            log.error("Keeping the last good %s: %s", self.what, problem)
+            self.reported = problem
+
+    def good(self, log) -> None:
+        if self.reported:
+            log.info("The %s at %s are good again", self.what, self.url)
+            self.reported = ""

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from prometheus_client import Gauge
 
 from hub_image import s3_object
-from hub_image.s3_object import ChangedObject, S3ObjectError
+from hub_image.s3_object import ChangedObject, ProblemLog, S3ObjectError
 from users.lists import (
     UserListError,
     check_home_directories,
@@ -147,8 +147,7 @@ class S3Lists:
         self._object = ChangedObject("USER_LISTS_URL", url, MAX_OBJECT_BYTES)
         # The last good lists: kept while the object cannot be read or holds bad ones.
         self.lists: UserLists | None = None
-        # The problem last logged.
-        self._reported = None
+        self._problems = ProblemLog("user lists", url)
 
     def read(self) -> bool:
         """Read the object if it changed since the last read: True if it did and holds good lists
@@ -172,13 +171,9 @@ class S3Lists:
             changed = self.read()
         except UserListError as error:
             LISTS_GOOD.set(0)
-            if str(error) != self._reported:
-                log.error("Keeping the last good user lists: %s", error)
-                self._reported = str(error)
+            self._problems.bad(log, str(error))
             return False
-        if self._reported:
-            log.info("The user lists at %s are good again", self.url)
-            self._reported = None
+        self._problems.good(log)
         _mark_good()
         return changed
 

@@ -15,7 +15,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from hub_image.s3_object import ChangedObject, S3ObjectError
+from hub_image.s3_object import ChangedObject, ProblemLog, S3ObjectError
 from users.names import group_name_problem
 
 # A size's name and keys: the program checks serverSizes against the same (hub_on_aws/settings.py).
@@ -118,8 +118,7 @@ class S3UserServers:
             raise UserServersError(str(error)) from None
         self.url = url
         self._current: UserServers | None = None
-        # The problem last logged: one error line per problem, until it changes or goes.
-        self._reported = ""
+        self._problems = ProblemLog("servers' settings", url)
         # One read at a time: spawns run in worker threads.
         self._reading = threading.Lock()
 
@@ -135,12 +134,8 @@ class S3UserServers:
             except S3ObjectError as error:
                 if self._current is None:
                     raise UserServersError(str(error)) from None
-                if str(error) != self._reported:
-                    log.error("Keeping the last good servers' settings: %s", error)
-                    self._reported = str(error)
+                self._problems.bad(log, str(error))
                 return self._current
-            if self._reported:
-                log.info("The servers' settings at %s are good again", self.url)
-                self._reported = ""
+            self._problems.good(log)
             self._current = read or self._current
             return self._current

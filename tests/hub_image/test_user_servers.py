@@ -153,10 +153,9 @@ def test_a_bad_object_keeps_the_last_good_settings(aws, caplog, body, message):
     # Good again: the log says that too, once.
     put(aws, key, json.dumps({"image": IMAGE, "sizes": [STANDARD, LARGE]}))
     assert [s.name for s in servers.current().sizes] == ["standard", "large"]
-    assert said[-1].levelname == "ERROR"
-    assert [r.getMessage() for r in caplog.records if r.name == "JupyterHub"][-1] == (
+    assert [r.getMessage() for r in caplog.records if r.name == "JupyterHub"][1:] == [
         f"The servers' settings at {url} are good again"
-    )
+    ]
     assert aws.reads(LISTS_BUCKET, key) == [200, 200, 304, 200, 200]
 
 

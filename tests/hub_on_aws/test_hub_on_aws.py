@@ -548,6 +548,12 @@ def test_outputs(declared):
 
 # Bad input: one line naming the key, the value and the fix; nothing declared.
 
+# How a refusal of a size names the sizes Fargate runs.
+FARGATE_SIZES_SAID = (
+    "CPU units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: 1024-4096, "
+    "1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, 16384: 32768-122880"
+)
+
 ONE_ZONE = {
     "subnet-0a1b2c3d4e5f60001": ("vpc-0a1b2c3d4e5f60000", "eu-west-1a"),
     "subnet-0a1b2c3d4e5f60002": ("vpc-0a1b2c3d4e5f60000", "eu-west-1a"),
@@ -676,9 +682,7 @@ ONE_ZONE = {
         ),
         (
             {"taskCpu": 256, "taskMemory": 4096},
-            "taskCpu, taskMemory: 256/4096 is not a size Fargate runs; CPU units: memory in MiB "
-            "(in steps of 1024, 4096 or 8192) 256: 512-2048, 512: 1024-4096, 1024: 2048-8192, "
-            "2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, 16384: 32768-122880",
+            f"taskCpu, taskMemory: 256/4096 is not a size Fargate runs; {FARGATE_SIZES_SAID}",
         ),
         (
             {"serverSizes": []},
@@ -688,25 +692,19 @@ ONE_ZONE = {
         ),
         (
             {"serverSizes": [{"name": "large", "cpu": 4096, "memory": 4096}]},
-            "serverSizes[0] ('large'): cpu 4096, memory 4096 is not a size Fargate runs; CPU "
-            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
-            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
-            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+            f"serverSizes[0] ('large'): cpu 4096, memory 4096 is not a size Fargate runs; "
+            f"{FARGATE_SIZES_SAID} (pulumi config set --path 'serverSizes[0].memory' ...)",
         ),
         (
             # YAML's 4096.0 equals 4096, but the hub reads whole numbers only.
             {"serverSizes": [{"name": "large", "cpu": 4096, "memory": 16384.0}]},
-            "serverSizes[0] ('large'): cpu 4096, memory 16384.0 is not a size Fargate runs; CPU "
-            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
-            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
-            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+            f"serverSizes[0] ('large'): cpu 4096, memory 16384.0 is not a size Fargate runs; "
+            f"{FARGATE_SIZES_SAID} (pulumi config set --path 'serverSizes[0].memory' ...)",
         ),
         (
             {"serverSizes": [{"name": "large", "cpu": [4096], "memory": 16384}]},
-            "serverSizes[0] ('large'): cpu [4096], memory 16384 is not a size Fargate runs; CPU "
-            "units: memory in MiB (in steps of 1024, 4096 or 8192) 256: 512-2048, 512: "
-            "1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720, 8192: 16384-61440, "
-            "16384: 32768-122880 (pulumi config set --path 'serverSizes[0].memory' ...)",
+            f"serverSizes[0] ('large'): cpu [4096], memory 16384 is not a size Fargate runs; "
+            f"{FARGATE_SIZES_SAID} (pulumi config set --path 'serverSizes[0].memory' ...)",
         ),
         (
             {
